@@ -1,0 +1,48 @@
+"""The comment moderation service: the Flask application factory."""
+from pathlib import Path
+
+from flask import Flask
+
+import config as settings
+
+from .extensions import db, limiter, login_manager, migrate
+from .queue import celery_init_app
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
+
+
+def templates_dir():
+    """The repository's templates/ in a checkout; the copy inside the package in a wheel."""
+    in_checkout = PACKAGE_DIR.parent / "templates"
+    return in_checkout if in_checkout.is_dir() else PACKAGE_DIR / "templates"
+
+
+def create_app(config=None):
+    """Wire configuration, extensions, blueprints, error handlers, CLI and Celery."""
+    app = Flask(__name__, template_folder=str(templates_dir()))
+    app.config.from_mapping(settings.load(instance_path=app.instance_path))
+    app.config.from_mapping(config or {})
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
+    login_manager.init_app(app)
+    limiter.init_app(app)
+    celery_init_app(app)
+    register_blueprints(app)
+    from . import errors, text
+
+    errors.register(app)
+    text.register(app)
+    return app
+
+
+def register_blueprints(app):
+    from .api.views import bp as api_bp
+    from .comments.views import bp as comments_bp
+    from .health import bp as health_bp
+    from .review.views import bp as review_bp
+
+    app.register_blueprint(comments_bp)
+    app.register_blueprint(review_bp)
+    app.register_blueprint(api_bp)
+    app.register_blueprint(health_bp)

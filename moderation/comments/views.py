@@ -1,0 +1,80 @@
+"""The reader's pages: the list of threads and an article's comments with the "Leave a Reply" form."""
+from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
+
+from ..extensions import db, limiter
+from ..models import Thread
+from . import reader, services
+from .forms import CommentForm
+
+bp = Blueprint("comments", __name__)
+
+
+def _post_limit():
+    return current_app.config["MODERATION_POST_LIMIT"]
+
+
+@bp.get("/")
+def index():
+    threads = db.session.scalars(db.select(Thread).order_by(Thread.created_at.desc())).all()
+    return render_template("comments/index.html", threads=threads)
+
+
+@bp.get("/threads/<key>")
+def thread(key):
+    thread = services.get_thread(key) or abort(404)
+    form = CommentForm(data=reader.saved_details())
+    form.remember.data = bool(reader.saved_details())
+    return _page(thread, form)
+
+
+@bp.post("/threads/<key>")
+@limiter.limit(_post_limit, methods=["POST"])
+def post(key):
+    thread = services.get_thread(key) or abort(404)
+    form = CommentForm()
+    if not form.validate_on_submit():
+        return _page(thread, form, status=422)
+    try:
+        comment = services.post_comment(
+            thread, **_fields(form), ip=request.remote_addr, user_agent=request.user_agent.string
+        )
+    except services.CommentRefused as refused:
+        return _page(thread, form, status=refused.status, problem=refused)
+    reader.remember_own_comment(comment.id)
+    response = redirect(url_for(".thread", key=key, _anchor=comment.anchor), code=303)
+    return reader.keep_details(response, form)
+
+
+@bp.errorhandler(429)
+def too_many(error):
+    """A rate limit must not cost the reader their text: the form comes back with it."""
+    thread = services.get_thread(request.view_args.get("key", "")) if request.view_args else None
+    if request.method != "POST" or thread is None:
+        return render_template("error.html", code=429, message=str(error.description)), 429
+    problem = services.TooSoon("You are posting comments too quickly. Please wait a minute; your text is kept below.")
+    return _page(thread, CommentForm(), status=429, problem=problem)
+
+
+def _fields(form):
+    return {
+        "author_name": form.author_name.data,
+        "author_email": form.author_email.data,
+        "author_url": form.author_url.data,
+        "body": form.body.data,
+        "parent_id": form.parent_id.data or None,
+        "honeypot": form.comment_check.data,
+    }
+
+
+def _page(thread, form, status=200, problem=None):
+    if problem and problem.field:
+        getattr(form, problem.field).errors = [problem.message]
+    if form.parent_id.errors:
+        form.parent_id.data = ""
+    comments = services.visible_comments(thread, reader.own_comment_ids())
+    html = render_template(
+        "comments/thread.html", thread=thread, form=form, tree=services.comment_tree(comments), problem=problem
+    )
+    response = make_response(html, status)
+    response.headers["Cache-Control"] = "private, no-store"
+    return response

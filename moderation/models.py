@@ -1,0 +1,113 @@
+"""The database tables: threads, comments, moderators and the audit trail."""
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from flask_login import UserMixin
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .extensions import db
+
+STATES = ("pending", "held", "approved", "rejected", "spam")
+
+
+def utcnow():
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Timezone-aware on every backend: SQLite keeps no zone, so we restore UTC on the way out."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value
+
+    def process_result_value(self, value, dialect):
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value
+
+
+class Thread(db.Model):
+    """An article whose readers may comment."""
+
+    __tablename__ = "threads"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    title: Mapped[str] = mapped_column(sa.String(300))
+    url: Mapped[str | None] = mapped_column(sa.String(2000))
+    comments_open: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Comment(db.Model):
+    """One reader's comment, its place in a thread and where moderation has got with it."""
+
+    __tablename__ = "comments"
+    __table_args__ = (
+        sa.Index("ix_comments_state_id", "state", "id"),
+        sa.Index("ix_comments_thread_state_created", "thread_id", "state", "created_at"),
+        sa.Index("ix_comments_ip_created", "author_ip", "created_at"),
+        sa.Index("ix_comments_email_created", "author_email", "created_at"),
+        sa.CheckConstraint(sa.text("state IN ('pending','held','approved','rejected','spam')"), name="state"),
+    )
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int] = mapped_column(sa.ForeignKey("threads.id", ondelete="CASCADE"))
+    parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("comments.id", ondelete="SET NULL"))
+    author_name: Mapped[str] = mapped_column(sa.String(100))
+    author_email: Mapped[str] = mapped_column(sa.String(320))
+    author_url: Mapped[str | None] = mapped_column(sa.String(2000))
+    body: Mapped[str] = mapped_column(sa.Text)
+    state: Mapped[str] = mapped_column(sa.String(16), default="pending")
+    spam_score: Mapped[float | None]
+    reasons: Mapped[list] = mapped_column(sa.JSON, default=list)
+    honeypot: Mapped[bool] = mapped_column(default=False)
+    author_ip: Mapped[str | None] = mapped_column(sa.String(45))
+    user_agent: Mapped[str | None] = mapped_column(sa.String(500))
+    check_attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    check_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    thread: Mapped[Thread] = relationship()
+
+    @property
+    def anchor(self):
+        return f"comment-{self.id}"
+
+
+class Moderator(UserMixin, db.Model):
+    """A person who may sign in and decide on comments."""
+
+    __tablename__ = "moderators"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(200))
+    is_admin: Mapped[bool] = mapped_column(default=False)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def is_active(self):
+        return self.active
+
+
+class AuditEvent(db.Model):
+    """One change of a comment's state: who or which checker, when, from, to and why."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (sa.Index("ix_audit_events_comment_created", "comment_id", "created_at"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comment_id: Mapped[int] = mapped_column(sa.ForeignKey("comments.id", ondelete="CASCADE"))
+    moderator_id: Mapped[int | None] = mapped_column(sa.ForeignKey("moderators.id", ondelete="SET NULL"))
+    actor: Mapped[str] = mapped_column(sa.String(80))
+    from_state: Mapped[str | None] = mapped_column(sa.String(16))
+    to_state: Mapped[str] = mapped_column(sa.String(16))
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    moderator: Mapped[Moderator | None] = relationship()

@@ -1,0 +1,66 @@
+"""The Celery app's wiring and the one place the web side sends tasks from, by name."""
+import logging
+
+from celery import Celery, Task
+from flask import current_app
+from kombu.exceptions import OperationalError
+
+CHECK_COMMENT = "moderation.check_comment"
+SWEEP_PENDING = "moderation.sweep_pending"
+
+log = logging.getLogger(__name__)
+
+
+def celery_init_app(app):
+    """Bind a Celery app to the Flask app so that every task runs inside an app context."""
+
+    class FlaskTask(Task):
+        def __call__(self, *args, **kwargs):
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery_app = Celery(app.name, task_cls=FlaskTask)
+    celery_app.config_from_object(celery_settings(app.config, app.instance_path))
+    celery_app.set_default()
+    app.extensions["celery"] = celery_app
+    return celery_app
+
+
+def celery_settings(config, instance_path):
+    queue = config["MODERATION_QUEUE"]
+    return {
+        "broker_url": config["CELERY_BROKER_URL"],
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_timeout": 3,
+        "task_default_queue": queue,
+        "task_serializer": "json",
+        "accept_content": ["json"],
+        "task_ignore_result": True,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_hijack_root_logger": False,
+        "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
+        "beat_schedule_filename": f"{instance_path}/celerybeat-schedule-{queue}",
+        "beat_schedule": {
+            "sweep-pending": {
+                "task": SWEEP_PENDING,
+                "schedule": float(config["MODERATION_SWEEP_EVERY"] or 60),
+            }
+        },
+    }
+
+
+def send_check_comment(comment_id):
+    """Queue the spam check; if the broker is down, the scheduled sweep sends it later."""
+    return _send(CHECK_COMMENT, comment_id)
+
+
+def _send(name, *args):
+    celery_app = current_app.extensions["celery"]
+    try:
+        celery_app.send_task(name, args=args)
+    except OperationalError as error:
+        log.warning("could not queue %r for %r, the sweep will retry: %r", name, args, error)
+        return False
+    return True

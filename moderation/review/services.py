@@ -1,0 +1,114 @@
+"""What a moderator can do: sign in, and approve, reject, mark as spam or not spam, one or many."""
+import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from ..audit import record
+from ..extensions import db
+from ..models import AuditEvent, Comment, Moderator, Thread, utcnow
+
+ACTIONS = {
+    # action: (new state, states it may come from)
+    "approve": ("approved", {"pending", "held", "rejected", "spam"}),
+    "reject": ("rejected", {"pending", "held", "approved", "spam"}),
+    "spam": ("spam", {"pending", "held", "approved", "rejected"}),
+    "not-spam": ("held", {"spam"}),
+}
+PAST_TENSE = {"approve": "approved", "reject": "rejected", "spam": "marked as spam", "not-spam": "returned to the queue as not spam"}
+
+_hasher = PasswordHasher()
+# Verified against when the username is unknown, so that a wrong name costs as long as a wrong password.
+_DUMMY_HASH = _hasher.hash("not a real password")
+
+
+class DecisionRefused(Exception):
+    """The action does not apply to the comment in its present state."""
+
+
+def create_moderator(username, password, is_admin=False):
+    if len(password) < 8:
+        raise ValueError("A password needs at least 8 characters.")
+    if db.session.scalar(sa.select(Moderator).where(Moderator.username == username)):
+        raise ValueError(f"A moderator named {username!r} already exists.")
+    moderator = Moderator(username=username, password_hash=_hasher.hash(password), is_admin=is_admin)
+    db.session.add(moderator)
+    db.session.commit()
+    return moderator
+
+
+def authenticate(username, password):
+    """The moderator if the password is right, else None; rehashes when the scheme's cost was raised."""
+    moderator = db.session.scalar(sa.select(Moderator).where(Moderator.username == username))
+    try:
+        _hasher.verify(moderator.password_hash if moderator else _DUMMY_HASH, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    if moderator is None or not moderator.active:
+        return None
+    if _hasher.check_needs_rehash(moderator.password_hash):
+        moderator.password_hash = _hasher.hash(password)
+        db.session.commit()
+    return moderator
+
+
+def decide(comment_id, action, moderator, reason=None):
+    """One moderator's decision on one comment, with its audit event, in one commit."""
+    comment = db.session.get(Comment, comment_id)
+    if comment is None:
+        raise DecisionRefused("That comment no longer exists.")
+    _apply(comment, action, moderator, reason)
+    db.session.commit()
+    return comment
+
+
+def decide_many(comment_ids, action, moderator):
+    """The same decision on many comments in one transaction; those it does not apply to are skipped."""
+    comments = db.session.scalars(sa.select(Comment).where(Comment.id.in_(comment_ids)).order_by(Comment.id)).all()
+    done, skipped = [], []
+    for comment in comments:
+        try:
+            _apply(comment, action, moderator, None)
+            done.append(comment.id)
+        except DecisionRefused:
+            skipped.append(comment.id)
+    db.session.commit()
+    skipped += sorted(set(comment_ids) - {c.id for c in comments})
+    return done, skipped
+
+
+def _apply(comment, action, moderator, reason):
+    to_state, from_states = ACTIONS[action]
+    from_state = comment.state
+    if from_state not in from_states:
+        raise DecisionRefused(f"Comment {comment.id} is {from_state}; it cannot be {PAST_TENSE[action]}.")
+    # Guarded on the state we read, so that two moderators (or a moderator and the checker) never both win.
+    changed = db.session.execute(
+        sa.update(Comment)
+        .where(Comment.id == comment.id, Comment.state == from_state)
+        .values(state=to_state, decided_at=utcnow())
+        .execution_options(synchronize_session="fetch")
+    ).rowcount
+    if changed != 1:
+        raise DecisionRefused(f"Comment {comment.id} was changed by someone else a moment ago.")
+    record(comment, from_state, to_state, actor="moderator", moderator=moderator, reason=reason or action)
+
+
+def queue_page(state="held", thread_key=None, after_id=0, limit=50):
+    """One page of comments in a state, oldest first; keyset-paged on id so that a page is an index scan."""
+    query = sa.select(Comment).options(selectinload(Comment.thread)).where(Comment.state == state, Comment.id > after_id)
+    if thread_key:
+        query = query.join(Thread).where(Thread.key == thread_key)
+    rows = db.session.scalars(query.order_by(Comment.id).limit(limit + 1)).all()
+    return rows[:limit], len(rows) > limit
+
+
+def history(comment_id):
+    return db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.comment_id == comment_id).order_by(AuditEvent.created_at, AuditEvent.id)
+    ).all()
+
+
+def counts_by_state():
+    rows = db.session.execute(sa.select(Comment.state, sa.func.count()).group_by(Comment.state)).all()
+    return {state: count for state, count in rows}

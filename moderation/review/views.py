@@ -1,0 +1,111 @@
+"""The moderators' pages: sign-in, the queue, one comment's history, and the decisions."""
+from urllib.parse import urlsplit
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user, login_required, login_user, logout_user
+
+from ..extensions import db, limiter, login_manager
+from ..models import Comment, Moderator
+from . import services
+from .forms import ACTION_LABELS, BulkForm, DecisionForm, LoginForm
+
+bp = Blueprint("review", __name__, url_prefix="/moderation")
+login_manager.login_view = "review.login"
+login_manager.login_message = "Please sign in to moderate comments."
+STATES = ("held", "pending", "spam", "approved", "rejected")
+EXPIRED = "That page had expired, so nothing was changed. Please try again."
+
+
+def _problem(form):
+    if form.csrf_token.errors:
+        return EXPIRED
+    return " ".join(error for errors in form.errors.values() for error in errors)
+
+
+@login_manager.user_loader
+def load_moderator(moderator_id):
+    return db.session.get(Moderator, int(moderator_id))
+
+
+def _login_limit():
+    return current_app.config["MODERATION_LOGIN_LIMIT"]
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    form = LoginForm()
+    if not form.validate_on_submit():
+        return render_template("review/login.html", form=form), 422 if request.method == "POST" else 200
+    moderator = services.authenticate(form.username.data, form.password.data)
+    if moderator is None:
+        form.password.errors = ["Wrong username or password."]
+        return render_template("review/login.html", form=form), 401
+    login_user(moderator)
+    return redirect(_safe_next(request.args.get("next")), code=303)
+
+
+def _safe_next(target):
+    parts = urlsplit(target or "")
+    if target and not parts.scheme and not parts.netloc and target.startswith("/"):
+        return target
+    return url_for(".queue")
+
+
+@bp.post("/logout")
+def logout():
+    if DecisionForm().validate_on_submit():
+        logout_user()
+    return redirect(url_for(".login"), code=303)
+
+
+@bp.get("/")
+@login_required
+def queue():
+    state = request.args.get("state", "held")
+    if state not in STATES:
+        abort(404)
+    after = request.args.get("after", 0, type=int)
+    comments, more = services.queue_page(state, request.args.get("thread"), after, current_app.config["MODERATION_PAGE_SIZE"])
+    return render_template(
+        "review/queue.html", comments=comments, more=more, state=state, states=STATES,
+        counts=services.counts_by_state(), actions=services.ACTIONS, labels=ACTION_LABELS,
+        form=DecisionForm(), bulk=BulkForm(),
+    )
+
+
+@bp.get("/comments/<int:comment_id>")
+@login_required
+def comment(comment_id):
+    comment = db.session.get(Comment, comment_id) or abort(404)
+    return render_template("review/comment.html", comment=comment, events=services.history(comment_id),
+                           actions=services.ACTIONS, labels=ACTION_LABELS, form=DecisionForm())
+
+
+@bp.post("/comments/<int:comment_id>/<any(approve, reject, spam, 'not-spam'):action>")
+@login_required
+def decide(comment_id, action):
+    if not DecisionForm().validate_on_submit():
+        flash(EXPIRED)
+    else:
+        try:
+            services.decide(comment_id, action, current_user)
+            flash(f"Comment {comment_id} {services.PAST_TENSE[action]}.")
+        except services.DecisionRefused as refused:
+            flash(str(refused))
+    return redirect(_safe_next(request.form.get("next")), code=303)
+
+
+@bp.post("/comments/bulk")
+@login_required
+def bulk():
+    form = BulkForm()
+    if not form.validate_on_submit():
+        flash(_problem(form))
+        return redirect(_safe_next(request.form.get("next")), code=303)
+    done, skipped = services.decide_many(form.ids.data, form.action.data, current_user)
+    message = f"{len(done)} comment{'s' if len(done) != 1 else ''} {services.PAST_TENSE[form.action.data]}."
+    if skipped:
+        message += f" {len(skipped)} skipped (already decided or not in a state for that action): {', '.join(map(str, skipped))}."
+    flash(message)
+    return redirect(_safe_next(request.form.get("next")), code=303)

@@ -1,0 +1,156 @@
+"""Fixtures: a database per test run on SQLite and PostgreSQL, apps bound to them, clients and helpers."""
+import os
+import re
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from flask_migrate import upgrade
+
+os.environ["MODERATION_ENV"] = "testing"
+
+from moderation import create_app  # noqa: E402
+from moderation.extensions import db  # noqa: E402
+from tests import factories  # noqa: E402
+from tests.services import POSTGRES_ADMIN_URL, need  # noqa: E402
+
+RUN_ID = uuid.uuid4().hex[:8]
+TABLES = ("audit_events", "comments", "threads", "moderators")
+BACKENDS = ("sqlite", "postgresql")
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory):
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'moderation.sqlite3'}"
+
+
+@pytest.fixture(scope="session")
+def postgresql_url():
+    """A database of this run's own on the real server, dropped at the end."""
+    need("postgresql")
+    name = f"moderation_test_{RUN_ID}"
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    yield admin.url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def app_config(database_url, **overrides):
+    config = {
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "CELERY_BROKER_URL": "memory://",
+        "MODERATION_FLOOD_INTERVAL": 0,
+        "RATELIMIT_ENABLED": False,
+    }
+    config.update(overrides)
+    return config
+
+
+_migrated = set()
+
+
+def _migrate_once(app):
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    if url not in _migrated:
+        with app.app_context():
+            upgrade()
+        _migrated.add(url)
+
+
+def empty_tables(app):
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(sa.text(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in TABLES:
+                db.session.execute(sa.text(f"DELETE FROM {table}"))
+        db.session.commit()
+        db.session.remove()
+        db.engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request):
+    return request.getfixturevalue(f"{request.param}_url")
+
+
+def build_app(database_url, **overrides):
+    app = create_app(app_config(database_url, **overrides))
+    _migrate_once(app)
+    return app
+
+
+@pytest.fixture
+def make_app(database_url):
+    """Build an app on this test's database; every table is emptied when the test ends."""
+    made = []
+
+    def build(**overrides):
+        made.append(build_app(database_url, **overrides))
+        return made[-1]
+
+    yield build
+    for app in made[:1]:
+        empty_tables(app)
+
+
+@pytest.fixture
+def app(make_app):
+    app = make_app()
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def thread(app):
+    return factories.make_thread("first-article", "The first article")
+
+
+@pytest.fixture
+def moderator(app):
+    return factories.make_moderator("alice")
+
+
+CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
+
+
+def csrf_token(html):
+    match = CSRF.search(html)
+    assert match, "the page has no CSRF token"
+    return match.group(1) or match.group(2)
+
+
+def comment_fields(**fields):
+    data = {
+        "author_name": "Reader",
+        "author_email": f"reader-{uuid.uuid4().hex[:10]}@example.org",
+        "author_url": "",
+        "body": "A thoughtful comment.",
+        "parent_id": "",
+    }
+    data.update(fields)
+    return data
+
+
+@pytest.fixture
+def post_form(client):
+    """Post the "Leave a Reply" form the way a browser does: fetch the page, then send its token."""
+
+    def post(key, **fields):
+        token = csrf_token(client.get(f"/threads/{key}").get_data(as_text=True))
+        return client.post(f"/threads/{key}", data={"csrf_token": token, **comment_fields(**fields)})
+
+    return post
+
+
+def sign_in(client, username="alice", password=factories.PASSWORD):
+    token = csrf_token(client.get("/moderation/login").get_data(as_text=True))
+    return client.post("/moderation/login", data={"csrf_token": token, "username": username, "password": password})
