@@ -5,6 +5,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from flask.testing import FlaskClient
 from flask_migrate import upgrade
 
 os.environ["MODERATION_ENV"] = "testing"
@@ -77,8 +78,21 @@ def database_url(request):
     return request.getfixturevalue(f"{request.param}_url")
 
 
+class FreshContextClient(FlaskClient):
+    """Each request gets its own app context, as in production, even while a test holds one open.
+
+    Otherwise the request would reuse the test's context: its `g` (and so the signed-in user)
+    and its database session would leak from one client to another.
+    """
+
+    def open(self, *args, **kwargs):
+        with self.application.app_context():
+            return super().open(*args, **kwargs)
+
+
 def build_app(database_url, **overrides):
     app = create_app(app_config(database_url, **overrides))
+    app.test_client_class = FreshContextClient
     _migrate_once(app)
     return app
 

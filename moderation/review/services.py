@@ -54,7 +54,7 @@ def authenticate(username, password):
 
 def decide(comment_id, action, moderator, reason=None):
     """One moderator's decision on one comment, with its audit event, in one commit."""
-    comment = db.session.get(Comment, comment_id)
+    comment = db.session.get(Comment, comment_id, populate_existing=True)
     if comment is None:
         raise DecisionRefused("That comment no longer exists.")
     _apply(comment, action, moderator, reason)
@@ -64,7 +64,8 @@ def decide(comment_id, action, moderator, reason=None):
 
 def decide_many(comment_ids, action, moderator):
     """The same decision on many comments in one transaction; those it does not apply to are skipped."""
-    comments = db.session.scalars(sa.select(Comment).where(Comment.id.in_(comment_ids)).order_by(Comment.id)).all()
+    query = sa.select(Comment).where(Comment.id.in_(comment_ids)).order_by(Comment.id)
+    comments = db.session.scalars(query.execution_options(populate_existing=True)).all()
     done, skipped = [], []
     for comment in comments:
         try:

@@ -36,7 +36,7 @@ def is_trusted(comment):
 
 def check_comment(comment_id):
     """Run the checks on a pending comment; a comment already past pending is left alone (redelivery)."""
-    comment = db.session.get(Comment, comment_id)
+    comment = db.session.get(Comment, comment_id, populate_existing=True)
     if comment is None or comment.state != "pending":
         return None
     findings = run_checks(comment, current_app.config)

@@ -1,0 +1,136 @@
+"""The reader's side: the "Leave a Reply" form, its errors, and what the thread page shows."""
+import re
+
+from moderation.extensions import db
+from moderation.models import Comment
+from tests import factories
+from tests.conftest import csrf_token
+
+
+def _page(client, key="first-article"):
+    return client.get(f"/threads/{key}").get_data(as_text=True)
+
+
+def test_a_posted_comment_awaits_moderation_for_its_author_only(app, client, thread, post_form):
+    response = post_form(thread.key, body="My first comment here.")
+    assert response.status_code == 303
+    comment = db.session.scalar(db.select(Comment))
+    assert response.headers["Location"].endswith(f"/threads/{thread.key}#comment-{comment.id}")
+    assert comment.state == "pending"
+    own = _page(client)
+    assert "My first comment here." in own and "Your comment is awaiting moderation." in own
+    assert f'id="comment-{comment.id}"' in own
+    stranger = _page(app.test_client())
+    assert "My first comment here." not in stranger
+
+
+def test_bad_input_answers_422_with_each_error_beside_its_field_and_the_text_kept(client, thread, post_form):
+    body = "A long and careful comment that must never be lost. <b>bold</b>"
+    response = post_form(thread.key, author_name="", author_email="not-an-email", author_url="javascript:alert(1)", body=body)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert 'id="author_name-error">Please enter your name.' in html
+    assert 'id="author_email-error">Please enter a valid email address' in html
+    assert 'id="author_url-error">Enter a web address starting with http:// or https://.' in html
+    assert "A long and careful comment that must never be lost. &lt;b&gt;bold&lt;/b&gt;" in html
+    assert 'value="not-an-email"' in html
+
+
+def test_an_empty_comment_and_an_overlong_one_are_refused_with_a_message(client, thread, post_form):
+    assert "Please type a comment." in post_form(thread.key, body="").get_data(as_text=True)
+    too_long = post_form(thread.key, body="x" * 10_001)
+    assert too_long.status_code == 422
+    assert "A comment can be at most 10,000 characters." in too_long.get_data(as_text=True)
+    assert post_form(thread.key, body="y" * 10_000, author_email="long@example.org").status_code == 303
+
+
+def test_a_website_without_a_scheme_gets_one_and_other_schemes_are_refused(app, client, thread, post_form):
+    assert post_form(thread.key, author_url="example.org/me").status_code == 303
+    assert db.session.scalar(db.select(Comment.author_url)) == "https://example.org/me"
+    assert post_form(thread.key, author_url="ftp://example.org/").status_code == 422
+
+
+def test_an_expired_or_missing_csrf_token_gives_the_form_back_with_the_text(client, thread):
+    data = {"author_name": "Reader", "author_email": "r@example.org", "body": "Typed before lunch.", "csrf_token": "stale"}
+    response = client.post(f"/threads/{thread.key}", data=data)
+    html = response.get_data(as_text=True)
+    assert response.status_code == 422
+    assert "This form expired before it was sent" in html
+    assert "Typed before lunch." in html
+    # The page carries a fresh token: sending it again works.
+    data["csrf_token"] = csrf_token(html)
+    assert client.post(f"/threads/{thread.key}", data=data).status_code == 303
+
+
+def test_save_my_details_sets_a_cookie_only_when_ticked(app, thread, post_form, client):
+    response = post_form(thread.key, author_name="Unticked")
+    assert "comment_author" not in response.headers.get("Set-Cookie", "")
+    response = post_form(thread.key, author_name="Ticked Reader", author_email="ticked@example.org", remember="y")
+    cookie = [h for h in response.headers.getlist("Set-Cookie") if h.startswith("comment_author=")]
+    assert cookie and "HttpOnly" in cookie[0]
+    form = _page(client)
+    assert 'value="Ticked Reader"' in form and 'value="ticked@example.org"' in form
+    response = post_form(thread.key, author_name="Ticked Reader", body="Again, unticked.")
+    assert any(h.startswith("comment_author=;") for h in response.headers.getlist("Set-Cookie"))
+
+
+def test_approved_comments_are_threaded_oldest_first_with_permalinks(app, client, thread):
+    first = factories.make_comment(thread, "approved", body="First, top level.")
+    second = factories.make_comment(thread, "approved", body="Second, top level.")
+    reply = factories.make_comment(thread, "approved", body="A reply to the first.", parent_id=first.id)
+    factories.make_comment(thread, "held", body="Held, not shown.")
+    factories.make_comment(thread, "spam", body="Spam, not shown.")
+    html = _page(client)
+    assert html.index("First, top level.") < html.index("A reply to the first.") < html.index("Second, top level.")
+    assert re.search(rf'id="comment-{first.id}".*?<ol class="children">.*?id="comment-{reply.id}"', html, re.S)
+    assert f'href="#comment-{second.id}"' in html
+    assert "Held, not shown." not in html and "Spam, not shown." not in html
+
+
+def test_commenter_markup_never_runs_and_urls_become_nofollow_links(app, client, thread):
+    factories.make_comment(thread, "approved", author_url="https://reader.example.org/",
+                           body='<script>alert("x")</script>\n\nSee https://docs.example.org/page for more.')
+    html = _page(client)
+    assert "<script>alert" not in html and "&lt;script&gt;" in html
+    assert '<a href="https://docs.example.org/page" rel="nofollow ugc">' in html
+    assert 'href="https://reader.example.org/" rel="nofollow ugc"' in html
+    assert html.count("<p>") >= 2
+
+
+def test_a_reply_must_answer_an_approved_comment_of_the_same_thread(app, client, thread, post_form):
+    other = factories.make_thread("other-article")
+    held = factories.make_comment(thread, "held")
+    elsewhere = factories.make_comment(other, "approved")
+    approved = factories.make_comment(thread, "approved")
+    for bad in (held.id, elsewhere.id, 999_999):
+        response = post_form(thread.key, parent_id=str(bad), body="My reply text.")
+        assert response.status_code == 422
+        assert "The comment you are replying to is not available" in response.get_data(as_text=True)
+        assert "My reply text." in response.get_data(as_text=True)
+    assert post_form(thread.key, parent_id=str(approved.id)).status_code == 303
+
+
+def test_closed_threads_and_unknown_threads(app, client, post_form):
+    closed = factories.make_thread("closed", comments_open=False)
+    assert "Comments are closed." in _page(client, closed.key)
+    response = post_form(closed.key, body="Too late?")
+    assert response.status_code == 403 and "Too late?" in response.get_data(as_text=True)
+    assert client.get("/threads/no-such-article").status_code == 404
+
+
+def test_the_same_address_posting_again_within_the_flood_interval_gets_429_and_keeps_the_text(make_app):
+    app = make_app(MODERATION_FLOOD_INTERVAL=15)
+    client = app.test_client()
+    with app.app_context():
+        factories.make_thread("flood")
+    token = csrf_token(client.get("/threads/flood").get_data(as_text=True))
+    data = {"csrf_token": token, "author_name": "Quick", "author_email": "quick@example.org", "body": "One."}
+    assert client.post("/threads/flood", data=data).status_code == 303
+    second = client.post("/threads/flood", data={**data, "body": "Two, typed fast."})
+    assert second.status_code == 429
+    assert "Two, typed fast." in second.get_data(as_text=True)
+    assert "too quickly" in second.get_data(as_text=True)
+
+
+def test_the_home_page_lists_the_threads(client, thread):
+    assert "The first article" in client.get("/").get_data(as_text=True)
