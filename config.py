@@ -69,6 +69,7 @@ class Config:
     MODERATION_BLOCKED_WORDS = ()
     MODERATION_HOLD_WORDS = ()
     MODERATION_PAGE_SIZE = 50
+    MODERATION_PROXY_HOPS = 0
     RATELIMIT_ENABLED = True
     RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
@@ -96,7 +97,7 @@ class Config:
                 f"MODERATION_AUTO_APPROVE must be one of {', '.join(AUTO_APPROVE_CHOICES)}, not {auto!r}."
             )
         settings["MODERATION_AUTO_APPROVE"] = auto
-        for name in ("MODERATION_FLOOD_INTERVAL", "MODERATION_SWEEP_AFTER", "MODERATION_SWEEP_EVERY"):
+        for name in ("MODERATION_FLOOD_INTERVAL", "MODERATION_SWEEP_AFTER", "MODERATION_SWEEP_EVERY", "MODERATION_PROXY_HOPS"):
             settings[name] = _number(environ, name, settings[name])
         settings["RATELIMIT_ENABLED"] = _flag(environ, "RATELIMIT_ENABLED", cls.RATELIMIT_ENABLED)
         settings["RATELIMIT_STORAGE_URI"] = environ.get("RATELIMIT_STORAGE_URI") or cls.RATELIMIT_STORAGE_URI

@@ -2,6 +2,7 @@
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
 
@@ -23,6 +24,9 @@ def create_app(config=None):
     app = Flask(__name__, template_folder=str(templates_dir()))
     app.config.from_mapping(settings.load(instance_path=app.instance_path))
     app.config.from_mapping(config or {})
+    if app.config["MODERATION_PROXY_HOPS"]:
+        hops = app.config["MODERATION_PROXY_HOPS"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     login_manager.init_app(app)

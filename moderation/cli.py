@@ -85,3 +85,7 @@ def demo():
 
     for line in seed():
         click.echo(line)
+
+
+if __name__ == "__main__":
+    cli()

@@ -7,6 +7,7 @@ from kombu.exceptions import OperationalError
 
 CHECK_COMMENT = "moderation.check_comment"
 SWEEP_PENDING = "moderation.sweep_pending"
+EMBEDDED_POLLING_SECONDS = 0.1
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,11 @@ def celery_init_app(app):
 
 def celery_settings(config, instance_path):
     queue = config["MODERATION_QUEUE"]
+    broker_url = config["CELERY_BROKER_URL"]
+    if broker_url.startswith("sqla+"):
+        _poll_embedded_broker_faster()
     return {
-        "broker_url": config["CELERY_BROKER_URL"],
+        "broker_url": broker_url,
         "broker_connection_retry_on_startup": True,
         "broker_connection_timeout": 3,
         "task_default_queue": queue,
@@ -49,6 +53,17 @@ def celery_settings(config, instance_path):
             }
         },
     }
+
+
+def _poll_embedded_broker_faster():
+    """The embedded broker is a table that workers poll, by default once a second.
+
+    kombu's `polling_interval` transport option cannot be used with this transport (it is passed
+    on to SQLAlchemy's create_engine, which refuses it), so the transport's own default is set.
+    """
+    from kombu.transport import sqlalchemy as embedded
+
+    embedded.Transport.polling_interval = EMBEDDED_POLLING_SECONDS
 
 
 def send_check_comment(comment_id):

@@ -134,3 +134,29 @@ def test_the_same_address_posting_again_within_the_flood_interval_gets_429_and_k
 
 def test_the_home_page_lists_the_threads(client, thread):
     assert "The first article" in client.get("/").get_data(as_text=True)
+
+
+def test_the_rate_limit_answers_429_with_the_form_and_the_text(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, MODERATION_POST_LIMIT="1 per minute")
+    client = app.test_client()
+    with app.app_context():
+        factories.make_thread("limited")
+    token = csrf_token(client.get("/threads/limited").get_data(as_text=True))
+    data = {"csrf_token": token, "author_name": "R", "author_email": "r1@example.org", "body": "First."}
+    assert client.post("/threads/limited", data=data).status_code == 303
+    limited = client.post("/threads/limited", data={**data, "author_email": "r2@example.org", "body": "Kept after the limit."})
+    assert limited.status_code == 429
+    assert "Kept after the limit." in limited.get_data(as_text=True)
+    assert 'value="r2@example.org"' in limited.get_data(as_text=True)
+
+
+def test_behind_one_proxy_the_readers_address_is_the_forwarded_one(make_app):
+    app = make_app(MODERATION_PROXY_HOPS=1)
+    client = app.test_client()
+    with app.app_context():
+        factories.make_thread("proxied")
+    token = csrf_token(client.get("/threads/proxied").get_data(as_text=True))
+    data = {"csrf_token": token, "author_name": "R", "author_email": "proxied@example.org", "body": "Via a proxy."}
+    assert client.post("/threads/proxied", data=data, headers={"X-Forwarded-For": "198.51.100.7"}).status_code == 303
+    with app.app_context():
+        assert db.session.scalar(db.select(Comment.author_ip)) == "198.51.100.7"

@@ -122,3 +122,12 @@ def test_the_json_queue_pages_through_comments_for_a_moderator_only(client, sign
         seen += [c["id"] for c in page["comments"]]
     assert seen == [c.id for c in made]
     assert signed_in.get("/api/v1/moderation/comments?state=bogus").status_code == 400
+
+
+def test_repeated_sign_in_attempts_are_rate_limited(make_app):
+    app = make_app(RATELIMIT_ENABLED=True, MODERATION_LOGIN_LIMIT="2 per minute")
+    client = app.test_client()
+    with app.app_context():
+        factories.make_moderator("erin")
+    codes = [sign_in(client, "erin", "wrong password").status_code for _ in range(3)]
+    assert codes == [401, 401, 429]

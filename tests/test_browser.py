@@ -1,0 +1,82 @@
+"""A real reader and a real moderator in Chromium, against a real server and a real worker."""
+import threading
+import uuid
+
+import pytest
+from werkzeug.serving import make_server
+
+from moderation.extensions import db
+from moderation.models import Comment
+from tests import factories
+from tests.conftest import build_app, empty_tables
+from tests.services import CHROMIUM, need
+from tests.worker import Worker, wait_for
+
+pytestmark = [pytest.mark.browser, pytest.mark.pipeline]
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture
+def site(tmp_path):
+    """The app served over HTTP on a free port, with a worker on the embedded SQLite broker."""
+    database_url = f"sqlite:///{tmp_path / 'site.sqlite3'}"
+    broker_url = f"sqla+sqlite:///{tmp_path / 'broker.sqlite3'}"
+    app = build_app(database_url, CELERY_BROKER_URL=broker_url)
+    worker = Worker({"DATABASE_URL": database_url, "CELERY_BROKER_URL": broker_url})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    with app.app_context():
+        factories.make_thread("browser-article", "Read in a real browser")
+        factories.make_moderator("alice")
+    yield app, f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    worker.stop()
+    empty_tables(app)
+
+
+@pytest.fixture
+def browser():
+    need("chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+def _state(app, body):
+    with app.app_context():
+        return db.session.scalar(db.select(Comment.state).where(Comment.body == body))
+
+
+def test_reader_posts_moderator_approves_visitor_reads(site, browser, tmp_path):
+    app, base = site
+    body = f"Seen through Chromium {uuid.uuid4().hex[:6]}."
+    reader = browser.new_page()
+    reader.goto(f"{base}/threads/browser-article")
+    reader.get_by_label("Comment *").fill(body)
+    reader.get_by_label("Name *").fill("Browser Reader")
+    reader.get_by_label("Email *").fill("browser-reader@example.org")
+    reader.get_by_role("button", name="Post Comment").click()
+    reader.get_by_text("Your comment is awaiting moderation.").wait_for()
+    assert body in reader.content()
+    reader.screenshot(path=str(tmp_path / "reader.png"))
+    wait_for(lambda: _state(app, body) == "held")
+
+    moderator = browser.new_context().new_page()
+    moderator.goto(f"{base}/moderation/login")
+    moderator.get_by_label("Username").fill("alice")
+    moderator.get_by_label("Password").fill(factories.PASSWORD)
+    moderator.get_by_role("button", name="Sign in").click()
+    row = moderator.locator("tr", has_text=body)
+    row.get_by_role("button", name="Approve").click()
+    moderator.get_by_text("approved.").wait_for()
+    assert _state(app, body) == "approved"
+
+    visitor = browser.new_context().new_page()
+    visitor.goto(f"{base}/threads/browser-article")
+    assert visitor.get_by_text(body).is_visible()
+    assert "awaiting moderation" not in visitor.content()
+    assert "browser-reader@example.org" not in visitor.content()
