@@ -4,6 +4,8 @@ import secrets
 from pathlib import Path
 
 AUTO_APPROVE_CHOICES = ("never", "trusted", "clean")
+# "sync" talks to Akismet; the test clients answer without the network (spam or not spam), for tests and demos.
+AKISMET_CLIENTS = ("sync", "test-spam", "test-ham")
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
 
@@ -68,6 +70,16 @@ class Config:
     MODERATION_LINK_LIMIT = 2
     MODERATION_BLOCKED_WORDS = ()
     MODERATION_HOLD_WORDS = ()
+    MODERATION_SPAM_THRESHOLD = 0.9
+    MODERATION_CLEAN_THRESHOLD = 0.2
+    MODERATION_MIN_FORM_SECONDS = 3.0
+    MODERATION_FORM_MAX_AGE = 4 * 3600
+    MODERATION_MIN_TRAINING_EXAMPLES = 200
+    MODERATION_DECISION_WEIGHT = 3.0
+    MODERATION_AKISMET_KEY = None
+    MODERATION_AKISMET_URL = None
+    MODERATION_AKISMET_CLIENT = "sync"
+    MODERATION_AKISMET_TIMEOUT = 3.0
     MODERATION_PAGE_SIZE = 50
     MODERATION_PROXY_HOPS = 0
     RATELIMIT_ENABLED = True
@@ -102,6 +114,19 @@ class Config:
         settings["RATELIMIT_ENABLED"] = _flag(environ, "RATELIMIT_ENABLED", cls.RATELIMIT_ENABLED)
         settings["RATELIMIT_STORAGE_URI"] = environ.get("RATELIMIT_STORAGE_URI") or cls.RATELIMIT_STORAGE_URI
         settings["MODERATION_QUEUE"] = environ.get("MODERATION_QUEUE") or cls.MODERATION_QUEUE
+        for name in ("MODERATION_SPAM_THRESHOLD", "MODERATION_CLEAN_THRESHOLD", "MODERATION_MIN_FORM_SECONDS",
+                     "MODERATION_AKISMET_TIMEOUT", "MODERATION_DECISION_WEIGHT"):
+            settings[name] = _number(environ, name, settings[name], float)
+        for name in ("MODERATION_LINK_LIMIT", "MODERATION_FORM_MAX_AGE", "MODERATION_MIN_TRAINING_EXAMPLES"):
+            settings[name] = _number(environ, name, settings[name])
+        for name in ("MODERATION_AKISMET_KEY", "MODERATION_AKISMET_URL"):
+            settings[name] = environ.get(name) or None
+        client = environ.get("MODERATION_AKISMET_CLIENT") or cls.MODERATION_AKISMET_CLIENT
+        if client not in AKISMET_CLIENTS:
+            raise ConfigError(f"MODERATION_AKISMET_CLIENT must be one of {', '.join(AKISMET_CLIENTS)}, not {client!r}.")
+        settings["MODERATION_AKISMET_CLIENT"] = client
+        if settings["MODERATION_AKISMET_KEY"] and not settings["MODERATION_AKISMET_URL"]:
+            raise ConfigError("MODERATION_AKISMET_URL is not set: Akismet needs the address of the site its key belongs to.")
         for name in ("MODERATION_BLOCKED_WORDS", "MODERATION_HOLD_WORDS"):
             if environ.get(name):
                 settings[name] = tuple(w.strip() for w in environ[name].split(",") if w.strip())

@@ -24,7 +24,7 @@ from moderation import create_app  # noqa: E402
 from moderation.extensions import db  # noqa: E402
 from moderation.models import Comment  # noqa: E402
 from tests import factories  # noqa: E402
-from tests.conftest import csrf_token  # noqa: E402
+from tests.conftest import form_tokens  # noqa: E402
 from tests.worker import Worker  # noqa: E402
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/"
@@ -74,8 +74,8 @@ def measure(stack, comments):
 
 def _one(app, i):
     client = app.test_client()
-    token = csrf_token(client.get("/threads/bench").get_data(as_text=True))
-    data = {"csrf_token": token, "author_name": "Bench", "author_email": f"bench-{i}@example.org", "body": f"Comment {i}."}
+    tokens = form_tokens(client.get("/threads/bench").get_data(as_text=True))
+    data = {**tokens, "author_name": "Bench", "author_email": f"bench-{i}@example.org", "body": f"Comment {i}."}
     started = time.perf_counter()
     response = client.post("/threads/bench", data=data)
     comment_id = int(response.headers["Location"].rsplit("comment-", 1)[1])

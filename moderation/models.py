@@ -68,6 +68,9 @@ class Comment(db.Model):
     author_ip: Mapped[str | None] = mapped_column(sa.String(45))
     user_agent: Mapped[str | None] = mapped_column(sa.String(500))
     check_attempts: Mapped[int] = mapped_column(default=0)
+    form_seconds: Mapped[float | None]
+    referrer: Mapped[str | None] = mapped_column(sa.String(2000))
+    akismet_payload: Mapped[dict | None] = mapped_column(sa.JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     check_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
@@ -111,3 +114,40 @@ class AuditEvent(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     moderator: Mapped[Moderator | None] = relationship()
+
+
+class Setting(db.Model):
+    """One moderation setting an administrator changed; unset ones fall back to config.py."""
+
+    __tablename__ = "settings"
+    key: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
+    value: Mapped[dict | list | str | int | float] = mapped_column(sa.JSON)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class SpamModelVersion(db.Model):
+    """A trained spam model, stored as plain arrays (npz, never pickle); the highest id is in use."""
+
+    __tablename__ = "spam_models"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(sa.String(40))
+    examples: Mapped[int]
+    spam_examples: Mapped[int]
+    last_example_id: Mapped[int] = mapped_column(default=0)
+    data: Mapped[bytes] = mapped_column(sa.LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class TrainingExample(db.Model):
+    """A labelled text the model learns from: an imported CSV row or a moderator's decision."""
+
+    __tablename__ = "training_examples"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    comment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("comments.id", ondelete="CASCADE"), unique=True)
+    source: Mapped[str] = mapped_column(sa.String(40))
+    text: Mapped[str] = mapped_column(sa.Text)
+    author: Mapped[str] = mapped_column(sa.String(200), default="")
+    is_spam: Mapped[bool]
+    weight: Mapped[float] = mapped_column(default=1.0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -142,6 +142,16 @@ def csrf_token(html):
     return match.group(1) or match.group(2)
 
 
+OPENED = re.compile(r'name="opened" type="hidden" value="([^"]+)"|name="opened" value="([^"]+)"')
+
+
+def form_tokens(html):
+    """The hidden values a browser sends back with the comment form: CSRF token and when it was opened."""
+    opened = OPENED.search(html)
+    assert opened, "the page has no form-opened stamp"
+    return {"csrf_token": csrf_token(html), "opened": opened.group(1) or opened.group(2)}
+
+
 def comment_fields(**fields):
     data = {
         "author_name": "Reader",
@@ -159,8 +169,8 @@ def post_form(client):
     """Post the "Leave a Reply" form the way a browser does: fetch the page, then send its token."""
 
     def post(key, **fields):
-        token = csrf_token(client.get(f"/threads/{key}").get_data(as_text=True))
-        return client.post(f"/threads/{key}", data={"csrf_token": token, **comment_fields(**fields)})
+        tokens = form_tokens(client.get(f"/threads/{key}").get_data(as_text=True))
+        return client.post(f"/threads/{key}", data={**tokens, **comment_fields(**fields)})
 
     return post
 

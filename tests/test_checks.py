@@ -13,17 +13,22 @@ def _checked(comment):
     return db.session.get(Comment, comment.id)
 
 
-def test_a_clean_comment_is_held_for_a_person_with_no_reasons(thread):
-    comment = _checked(factories.make_comment(thread, "pending", body="Nice article."))
-    assert (comment.state, comment.reasons, comment.spam_score) == ("held", [], 0.0)
+def test_a_clean_comment_is_held_for_a_person_with_only_the_models_low_score(thread):
+    comment = _checked(factories.make_comment(thread, "pending", body="Nice article, I learned a lot about threads."))
+    assert comment.state == "held"
+    assert len(comment.reasons) == 1 and comment.reasons[0].startswith("model: 0.")
+    assert comment.spam_score < 0.2
     assert comment.checked_at is not None
 
 
-def test_more_than_two_links_is_held_with_that_reason(thread):
-    body = "See https://a.example.org and https://b.example.org and www.c.example.org"
-    comment = _checked(factories.make_comment(thread, "pending", body=body))
-    assert comment.state == "held"
-    assert comment.reasons == ["3 links, the limit is 2"]
+def test_more_than_two_links_is_held_with_that_reason(make_app):
+    # The model alone would call this spam; with its threshold out of reach, the rule decides.
+    app = make_app(MODERATION_SPAM_THRESHOLD=1.01)
+    with app.app_context():
+        body = "See https://a.example.org and https://b.example.org and www.c.example.org"
+        comment = _checked(factories.make_comment(factories.make_thread(), "pending", body=body))
+        assert comment.state == "held"
+        assert comment.reasons[0] == "3 links, the limit is 2"
 
 
 @pytest.mark.parametrize("field, value, where", [
@@ -38,7 +43,7 @@ def test_a_blocked_word_anywhere_is_spam(make_app, field, value, where):
         thread = factories.make_thread()
         comment = _checked(factories.make_comment(thread, "pending", **{field: value}))
         assert comment.state == "spam"
-        assert comment.reasons == [f"blocked word 'casino' in the {where}"]
+        assert comment.reasons[0] == f"blocked word 'casino' in the {where}"
 
 
 def test_a_blocked_ip_is_spam(make_app):
@@ -58,7 +63,7 @@ def test_the_same_text_from_the_same_author_on_the_same_thread_is_spam(thread):
     again = _checked(factories.make_comment(thread, "pending", body="Same words.", email="twice@example.org"))
     other_author = _checked(factories.make_comment(thread, "pending", body="Same words.", email="else@example.org"))
     assert first.state == "held" and other_author.state == "held"
-    assert again.state == "spam" and again.reasons == [f"duplicate of comment {first.id} by the same author on this article"]
+    assert again.state == "spam" and again.reasons[0] == f"duplicate of comment {first.id} by the same author on this article"
 
 
 def test_a_redelivered_check_changes_nothing(thread):
@@ -77,5 +82,6 @@ def test_auto_approve_follows_the_setting(make_app, mode, trusted, expected):
         thread = factories.make_thread()
         if trusted:
             factories.make_comment(thread, "approved", email="known@example.org")
-        comment = _checked(factories.make_comment(thread, "pending", email="known@example.org"))
+        comment = _checked(factories.make_comment(thread, "pending", email="known@example.org",
+                                                  body="Thanks, this was a clear explanation."))
         assert comment.state == expected

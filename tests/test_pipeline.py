@@ -8,7 +8,7 @@ from kombu import Connection
 
 from moderation.extensions import db
 from tests import factories
-from tests.conftest import RUN_ID, build_app, comment_fields, csrf_token, empty_tables, sign_in
+from tests.conftest import RUN_ID, build_app, comment_fields, csrf_token, empty_tables, form_tokens, sign_in
 from tests.services import RABBITMQ_URL, REDIS_URL, need
 from tests.worker import Worker, wait_for
 
@@ -65,8 +65,8 @@ def _state(moderator_client, comment_id):
 
 
 def _post(client, key, **fields):
-    token = csrf_token(client.get(f"/threads/{key}").get_data(as_text=True))
-    response = client.post(f"/threads/{key}", data={"csrf_token": token, **comment_fields(**fields)})
+    tokens = form_tokens(client.get(f"/threads/{key}").get_data(as_text=True))
+    response = client.post(f"/threads/{key}", data={**tokens, **comment_fields(**fields)})
     assert response.status_code == 303, response.get_data(as_text=True)
     return int(response.headers["Location"].rsplit("comment-", 1)[1])
 

@@ -1,10 +1,11 @@
 """The reader's side: the "Leave a Reply" form, its errors, and what the thread page shows."""
 import re
+import time
 
 from moderation.extensions import db
 from moderation.models import Comment
 from tests import factories
-from tests.conftest import csrf_token
+from tests.conftest import csrf_token, form_tokens
 
 
 def _page(client, key="first-article"):
@@ -51,15 +52,38 @@ def test_a_website_without_a_scheme_gets_one_and_other_schemes_are_refused(app, 
 
 
 def test_an_expired_or_missing_csrf_token_gives_the_form_back_with_the_text(client, thread):
-    data = {"author_name": "Reader", "author_email": "r@example.org", "body": "Typed before lunch.", "csrf_token": "stale"}
+    tokens = form_tokens(client.get(f"/threads/{thread.key}").get_data(as_text=True))
+    data = {**tokens, "author_name": "Reader", "author_email": "r@example.org", "body": "Typed before lunch.", "csrf_token": "stale"}
     response = client.post(f"/threads/{thread.key}", data=data)
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "This form expired before it was sent" in html
     assert "Typed before lunch." in html
     # The page carries a fresh token: sending it again works.
-    data["csrf_token"] = csrf_token(html)
+    data.update(form_tokens(html))
     assert client.post(f"/threads/{thread.key}", data=data).status_code == 303
+
+
+def test_a_forged_or_stale_form_stamp_is_refused_with_the_text_kept(make_app):
+    app = make_app(MODERATION_FORM_MAX_AGE=0)
+    client = app.test_client()
+    with app.app_context():
+        factories.make_thread("stamped")
+    tokens = form_tokens(client.get("/threads/stamped").get_data(as_text=True))
+    data = {**tokens, "author_name": "R", "author_email": "stamp@example.org", "body": "Written slowly."}
+    forged = client.post("/threads/stamped", data={**data, "opened": "1.0.forged"})
+    assert forged.status_code == 422 and "This form could not be verified" in forged.get_data(as_text=True)
+    time.sleep(1.1)
+    stale = client.post("/threads/stamped", data=data)
+    assert stale.status_code == 422
+    assert "This form was opened more than 0 hours ago" in stale.get_data(as_text=True)
+    assert "Written slowly." in stale.get_data(as_text=True)
+
+
+def test_the_seconds_between_opening_and_sending_the_form_are_kept_for_the_checks(app, client, thread, post_form):
+    assert post_form(thread.key).status_code == 303
+    seconds = db.session.scalar(db.select(Comment.form_seconds))
+    assert seconds is not None and 0 <= seconds < 60
 
 
 def test_save_my_details_sets_a_cookie_only_when_ticked(app, thread, post_form, client):
@@ -123,8 +147,8 @@ def test_the_same_address_posting_again_within_the_flood_interval_gets_429_and_k
     client = app.test_client()
     with app.app_context():
         factories.make_thread("flood")
-    token = csrf_token(client.get("/threads/flood").get_data(as_text=True))
-    data = {"csrf_token": token, "author_name": "Quick", "author_email": "quick@example.org", "body": "One."}
+    tokens = form_tokens(client.get("/threads/flood").get_data(as_text=True))
+    data = {**tokens, "author_name": "Quick", "author_email": "quick@example.org", "body": "One."}
     assert client.post("/threads/flood", data=data).status_code == 303
     second = client.post("/threads/flood", data={**data, "body": "Two, typed fast."})
     assert second.status_code == 429
@@ -141,8 +165,8 @@ def test_the_rate_limit_answers_429_with_the_form_and_the_text(make_app):
     client = app.test_client()
     with app.app_context():
         factories.make_thread("limited")
-    token = csrf_token(client.get("/threads/limited").get_data(as_text=True))
-    data = {"csrf_token": token, "author_name": "R", "author_email": "r1@example.org", "body": "First."}
+    tokens = form_tokens(client.get("/threads/limited").get_data(as_text=True))
+    data = {**tokens, "author_name": "R", "author_email": "r1@example.org", "body": "First."}
     assert client.post("/threads/limited", data=data).status_code == 303
     limited = client.post("/threads/limited", data={**data, "author_email": "r2@example.org", "body": "Kept after the limit."})
     assert limited.status_code == 429
@@ -155,8 +179,8 @@ def test_behind_one_proxy_the_readers_address_is_the_forwarded_one(make_app):
     client = app.test_client()
     with app.app_context():
         factories.make_thread("proxied")
-    token = csrf_token(client.get("/threads/proxied").get_data(as_text=True))
-    data = {"csrf_token": token, "author_name": "R", "author_email": "proxied@example.org", "body": "Via a proxy."}
+    tokens = form_tokens(client.get("/threads/proxied").get_data(as_text=True))
+    data = {**tokens, "author_name": "R", "author_email": "proxied@example.org", "body": "Via a proxy."}
     assert client.post("/threads/proxied", data=data, headers={"X-Forwarded-For": "198.51.100.7"}).status_code == 303
     with app.app_context():
         assert db.session.scalar(db.select(Comment.author_ip)) == "198.51.100.7"

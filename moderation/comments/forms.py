@@ -1,5 +1,9 @@
 """The "Leave a Reply" form: the shape of what a reader sends."""
+import time
 from urllib.parse import urlsplit
+
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, StringField, TextAreaField, URLField
@@ -24,6 +28,28 @@ def web_address(form, field):
     parts = urlsplit(field.data or "")
     if parts.scheme not in ("http", "https") or not parts.hostname or "." not in parts.hostname:
         raise ValidationError("Enter a web address starting with http:// or https://.")
+
+
+def _signer():
+    return TimestampSigner(current_app.secret_key, salt="comment-form-opened")
+
+
+def opened_stamp():
+    """A signed note of when the form was handed out; the checks compare it with when it came back."""
+    return _signer().sign(f"{time.time():.3f}").decode()
+
+
+def form_opened(form, field):
+    max_age = current_app.config["MODERATION_FORM_MAX_AGE"]
+    try:
+        opened = float(_signer().unsign(field.data or "", max_age=max_age))
+    except SignatureExpired:
+        raise ValidationError(f"This form was opened more than {max_age // 3600} hours ago, so nothing was posted. "
+                              "Your comment is still below: please send it again.") from None
+    except (BadSignature, ValueError):
+        raise ValidationError("This form could not be verified, so nothing was posted. "
+                              "Your comment is still below: please send it again.") from None
+    form.form_seconds = max(time.time() - opened, 0.0)
 
 
 def parent_number(form, field):
@@ -59,10 +85,20 @@ class CommentForm(FlaskForm):
         ],
     )
     parent_id = HiddenField(validators=[parent_number])
+    opened = HiddenField(validators=[form_opened])
     remember = BooleanField("Save my name, email, and website in this browser for the next time I comment.")
     # Hidden from people by CSS; a bot that fills every field fills this one too.
     comment_check = StringField("Leave this field empty")
 
+    form_seconds = None
+
     @property
     def csrf_failed(self):
         return bool(self.meta.csrf and self.csrf_token.errors)
+
+    @property
+    def expired_message(self):
+        """Why the whole form must be sent again (its text is kept), or None."""
+        if self.csrf_failed:
+            return "This form expired before it was sent, so nothing was posted. Your comment is still below: please send it again."
+        return self.opened.errors[0] if self.opened.errors else None

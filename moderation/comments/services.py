@@ -63,7 +63,8 @@ def comment_tree(comments):
     return roots
 
 
-def post_comment(thread, *, author_name, author_email, author_url, body, parent_id, honeypot, ip, user_agent):
+def post_comment(thread, *, author_name, author_email, author_url, body, parent_id, honeypot, ip, user_agent,
+                 form_seconds=None, referrer=None):
     """Save the comment as pending, commit, and only then queue its spam check."""
     if not thread.comments_open:
         raise CommentsClosed("Comments are closed on this article.")
@@ -79,6 +80,8 @@ def post_comment(thread, *, author_name, author_email, author_url, body, parent_
         honeypot=bool(honeypot),
         author_ip=ip,
         user_agent=(user_agent or "")[:500] or None,
+        referrer=(referrer or "")[:2000] or None,
+        form_seconds=form_seconds,
         state="pending",
     )
     db.session.add(comment)

@@ -4,7 +4,7 @@ from flask import Blueprint, abort, current_app, make_response, redirect, render
 from ..extensions import db, limiter
 from ..models import Thread
 from . import reader, services
-from .forms import CommentForm
+from .forms import CommentForm, opened_stamp
 
 bp = Blueprint("comments", __name__)
 
@@ -63,6 +63,8 @@ def _fields(form):
         "body": form.body.data,
         "parent_id": form.parent_id.data or None,
         "honeypot": form.comment_check.data,
+        "form_seconds": form.form_seconds,
+        "referrer": request.referrer,
     }
 
 
@@ -73,7 +75,8 @@ def _page(thread, form, status=200, problem=None):
         form.parent_id.data = ""
     comments = services.visible_comments(thread, reader.own_comment_ids())
     html = render_template(
-        "comments/thread.html", thread=thread, form=form, tree=services.comment_tree(comments), problem=problem
+        "comments/thread.html", thread=thread, form=form, tree=services.comment_tree(comments), problem=problem,
+        opened_stamp=opened_stamp(),
     )
     response = make_response(html, status)
     response.headers["Cache-Control"] = "private, no-store"

@@ -1,4 +1,4 @@
-"""The spam checks: each looks at one comment and may return a finding a moderator can read."""
+"""The rule checks: each looks at one comment and may return a finding a moderator can read."""
 import re
 from dataclasses import dataclass
 
@@ -24,7 +24,7 @@ def count_links(comment):
 
 
 def link_limit(comment, settings):
-    links, limit = count_links(comment), settings["MODERATION_LINK_LIMIT"]
+    links, limit = count_links(comment), settings["link_limit"]
     if links > limit:
         return Finding("hold", 0.5, f"{links} links, the limit is {limit}")
     return None
@@ -51,12 +51,12 @@ def _word_in(words, comment):
 
 
 def blocked_words(comment, settings):
-    found = _word_in(settings["MODERATION_BLOCKED_WORDS"], comment)
+    found = _word_in(settings["blocked_words"], comment)
     return Finding("spam", 1.0, f"blocked word {found[0]!r} in the {found[1]}") if found else None
 
 
 def hold_words(comment, settings):
-    found = _word_in(settings["MODERATION_HOLD_WORDS"], comment)
+    found = _word_in(settings["hold_words"], comment)
     return Finding("hold", 0.5, f"moderation word {found[0]!r} in the {found[1]}") if found else None
 
 
@@ -80,7 +80,15 @@ def duplicate(comment, settings):
     return None
 
 
-CHECKS = (honeypot, blocked_words, duplicate, hold_words, link_limit)
+def too_fast(comment, settings):
+    """A person reads the article and types; a script posts the form the moment it has it."""
+    least = settings["min_form_seconds"]
+    if comment.form_seconds is not None and comment.form_seconds < least:
+        return Finding("hold", 0.5, f"form sent {comment.form_seconds:.1f} s after the page was opened (a person takes at least {least:g} s)")
+    return None
+
+
+CHECKS = (honeypot, blocked_words, duplicate, hold_words, link_limit, too_fast)
 
 
 def run_checks(comment, settings):

@@ -9,22 +9,34 @@ from ..audit import record
 from ..extensions import db
 from ..models import Comment, utcnow
 from ..queue import send_check_comment
-from .checks import run_checks
+from . import akismet_check, settings
+from .checks import Finding, run_checks
+from .store import current_model
 
 log = logging.getLogger(__name__)
 CHECKER = "spam check"
 
 
-def verdict_state(findings, trusted):
-    """spam if any check says so; otherwise held, unless MODERATION_AUTO_APPROVE lets a clean one through."""
-    if any(f.verdict == "spam" for f in findings):
+def verdict_state(findings, score, limits, trusted):
+    """Spam if a rule says so or the score reaches the spam threshold; clean (held, or approved where
+    MODERATION_AUTO_APPROVE allows) when nothing was found and the score is under the clean threshold."""
+    if any(f.verdict == "spam" for f in findings) or score >= limits["spam_threshold"]:
         return "spam"
-    if findings:
+    if any(f.verdict == "hold" for f in findings) or score >= limits["clean_threshold"]:
         return "held"
     auto = current_app.config["MODERATION_AUTO_APPROVE"]
     if auto == "clean" or (auto == "trusted" and trusted):
         return "approved"
     return "held"
+
+
+def model_finding(comment):
+    model = current_model()
+    score = float(model.scores([comment.body], [comment.author_name])[0])
+    reason = f"model: {score:.2f} spam"
+    if score >= 0.5:
+        reason += "; strongest signals: " + ", ".join(model.explain(comment.body, comment.author_name) or ["none"])
+    return Finding("score", score, reason)
 
 
 def is_trusted(comment):
@@ -39,12 +51,17 @@ def check_comment(comment_id):
     comment = db.session.get(Comment, comment_id, populate_existing=True)
     if comment is None or comment.state != "pending":
         return None
-    findings = run_checks(comment, current_app.config)
-    to_state = verdict_state(findings, is_trusted(comment))
+    limits = settings.current()
+    findings = run_checks(comment, limits) + [model_finding(comment)]
+    if akismet_check.enabled():
+        finding, comment.akismet_payload = akismet_check.check(comment)
+        findings.append(finding)
+    trusted = is_trusted(comment)
+    score = max((f.score for f in findings if f.verdict != "hold"), default=0.0)
+    to_state = verdict_state(findings, score, limits, trusted)
     reasons = [f.reason for f in findings]
     if to_state == "approved":
-        reasons = ["no check found a problem; auto-approved by MODERATION_AUTO_APPROVE"]
-    score = max((f.score for f in findings), default=0.0)
+        reasons.append("auto-approved: " + ("a trusted author" if trusted else "no check found a problem"))
     return _settle(comment, to_state, reasons, score)
 
 

@@ -1,0 +1,175 @@
+"""The learned spam model: hashed word and character n-grams plus cheap per-comment features, logistic regression.
+
+Everything the model needs is plain arrays (IDF weights, coefficients), saved with
+numpy's npz format and loaded with allow_pickle=False: a model read from the database
+can never run code.
+"""
+import html
+import io
+import math
+import re
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import numpy as np
+from scipy.sparse import csr_matrix, hstack
+from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer, TfidfTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils import murmurhash3_32
+
+FORMAT = 1
+N_FEATURES = 2**18
+C = 30.0
+URL = re.compile(r"(https?://[^\s<>\"]+|www\.[^\s<>\"]+|\b[\w-]+\.(?:com|net|org|info|biz|ly|me|tv|co|us|pl|tk|ru|io)\b[^\s<>\"]*)", re.I)
+ANCHOR = re.compile(r"<a\s[^>]*href=\"([^\"]*)\"[^>]*>.*?</a>", re.I | re.S)
+BREAK = re.compile(r"<br\s*/?>", re.I)
+# Names of the cheap features, as a moderator reads them in a reason.
+DENSE = ("a link", "several links", "length", "many capitals", "many digits", "repeated !!/??", "digits in the name", "a web address as the name")
+
+
+def clean(text):
+    """What a person would read: entities decoded, line breaks kept, a link's target kept."""
+    text = html.unescape(str(text)).replace("\ufeff", "").replace("\xa0", " ")
+    text = BREAK.sub("\n", text)
+    return ANCHOR.sub(lambda m: f" {m.group(1)} ", text)
+
+
+def _domain(url):
+    host = urlsplit(url if "://" in url else "http://" + url).hostname or ""
+    return ".".join(host.split(".")[-2:]).replace(".", "_").replace("-", "_")
+
+
+def normalise(text):
+    """Links become a token and their domain; digits fold together; everything lower case."""
+    text = URL.sub(lambda m: f" linktoken site_{_domain(m.group(0))} ", clean(text))
+    return re.sub(r"\d", "0", text).lower()
+
+
+def dense_features(text, author=""):
+    text, author = clean(text), str(author or "")
+    links = len(URL.findall(text))
+    letters = [c for c in text if c.isalpha()]
+    capitals = sum(c.isupper() for c in letters) / max(len(letters), 1)
+    digits = sum(c.isdigit() for c in text) / max(len(text), 1)
+    return [
+        float(links > 0), float(links > 1), math.log1p(len(text)) / 8, capitals if len(letters) > 5 else 0.0,
+        digits, float(bool(re.search(r"[!?]{2,}", text))), float(bool(re.search(r"\d{3,}", author))),
+        float(bool(URL.search(author))),
+    ]
+
+
+WORDS = HashingVectorizer(preprocessor=normalise, ngram_range=(1, 2), n_features=N_FEATURES, alternate_sign=False, norm=None)
+CHARS = HashingVectorizer(preprocessor=normalise, analyzer="char_wb", ngram_range=(2, 5), n_features=N_FEATURES,
+                          alternate_sign=False, norm=None)
+WORD_ANALYZER = WORDS.build_analyzer()
+
+
+def token_column(token):
+    """The column HashingVectorizer gives a token (sklearn hashes with signed murmur3, then abs, modulo)."""
+    return abs(murmurhash3_32(token, seed=0)) % N_FEATURES
+
+
+def _readable(token):
+    if "linktoken" in token or "site_" in token:
+        sites = re.findall(r"site_(\S+)", token)
+        return f"a link to {sites[0].replace('_', '.')}" if sites else "a link"
+    return f"'{token}'"
+
+
+@dataclass
+class SpamModel:
+    """A trained model: IDF weights for both n-gram kinds, coefficients and intercept."""
+
+    word_idf: np.ndarray
+    char_idf: np.ndarray
+    coef: np.ndarray
+    intercept: float
+    info: dict = field(default_factory=dict)
+
+    def _matrix(self, texts, authors):
+        words = _tfidf(WORDS.transform(texts), self.word_idf)
+        chars = _tfidf(CHARS.transform(texts), self.char_idf)
+        dense = csr_matrix(np.array([dense_features(t, a) for t, a in zip(texts, authors)], dtype=np.float64))
+        return hstack([words, chars, dense]).tocsr()
+
+    def scores(self, texts, authors=None):
+        """Probability of spam for each text."""
+        authors = authors if authors is not None else [""] * len(texts)
+        z = self._matrix(list(texts), list(authors)) @ self.coef + self.intercept
+        return 1.0 / (1.0 + np.exp(-z))
+
+    def explain(self, text, author="", top=3):
+        """The strongest reasons towards spam in this text: readable words and the cheap features."""
+        tfidf = _tfidf(WORDS.transform([text]), self.word_idf)
+        signals = {}
+        for token in set(WORD_ANALYZER(text)):
+            column = token_column(token)
+            if tfidf[0, column] and token not in ENGLISH_STOP_WORDS:
+                signals[_readable(token)] = float(tfidf[0, column] * self.coef[column])
+        offset = 2 * N_FEATURES
+        for name, value, weight in zip(DENSE, dense_features(text, author), self.coef[offset:]):
+            if value and name != "length":
+                signals[name] = float(value * weight)
+        ranked = sorted(((v, k) for k, v in signals.items() if v > 0), reverse=True)[:top]
+        return [name for _, name in ranked]
+
+    def to_bytes(self):
+        buffer = io.BytesIO()
+        np.savez_compressed(
+            buffer, format=np.array(FORMAT), intercept=np.array(self.intercept),
+            **_sparse("word_idf", self.word_idf), **_sparse("char_idf", self.char_idf), **_sparse("coef", self.coef),
+        )
+        return buffer.getvalue()
+
+    @classmethod
+    def from_bytes(cls, blob, info=None):
+        with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:
+            if int(arrays["format"]) != FORMAT:
+                raise ValueError(f"model format {int(arrays['format'])} is not {FORMAT}")
+            return cls(_dense("word_idf", arrays), _dense("char_idf", arrays), _dense("coef", arrays),
+                       float(arrays["intercept"]), info or {})
+
+
+def _tfidf(counts, idf):
+    counts = counts.astype(np.float64)
+    np.log(counts.data, out=counts.data)
+    counts.data += 1
+    weighted = counts.multiply(idf).tocsr()
+    norms = np.sqrt(weighted.multiply(weighted).sum(axis=1)).A1
+    norms[norms == 0] = 1
+    return csr_matrix(weighted.multiply(1 / norms[:, None]))
+
+
+def _sparse(name, array):
+    """Most entries are a default (an unseen n-gram's IDF, a zero weight): keep the others."""
+    values, counts = np.unique(array, return_counts=True)
+    default = values[np.argmax(counts)]
+    index = np.flatnonzero(array != default).astype(np.int32)
+    return {f"{name}_size": np.array(len(array)), f"{name}_default": np.array(default),
+            f"{name}_index": index, f"{name}_value": array[index].astype(np.float32)}
+
+
+def _dense(name, arrays):
+    array = np.full(int(arrays[f"{name}_size"]), float(arrays[f"{name}_default"]))
+    array[arrays[f"{name}_index"]] = arrays[f"{name}_value"]
+    return array
+
+
+def train(texts, labels, authors=None, weights=None):
+    """Fit a model on labelled texts (1 = spam); both classes must be present."""
+    texts, labels = list(texts), np.asarray(labels, dtype=int)
+    if len(set(labels)) < 2:
+        raise ValueError("training needs both spam and not-spam examples")
+    authors = list(authors) if authors is not None else [""] * len(texts)
+    word_idf = _idf(WORDS.transform(texts))
+    char_idf = _idf(CHARS.transform(texts))
+    model = SpamModel(word_idf, char_idf, np.zeros(2 * N_FEATURES + len(DENSE)), 0.0)
+    matrix = model._matrix(texts, authors)
+    fitted = LogisticRegression(C=C, max_iter=3000).fit(matrix, labels, sample_weight=weights)
+    model.coef, model.intercept = fitted.coef_[0], float(fitted.intercept_[0])
+    model.info = {"examples": int(len(labels)), "spam_examples": int(labels.sum())}
+    return model
+
+
+def _idf(counts):
+    return TfidfTransformer(smooth_idf=True).fit(counts).idf_

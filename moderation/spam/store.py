@@ -1,0 +1,68 @@
+"""Where the spam model lives: versions in the database, the shipped seed model, and training from examples."""
+import logging
+from functools import lru_cache
+from pathlib import Path
+
+import sqlalchemy as sa
+from flask import current_app
+
+from ..extensions import db
+from ..models import SpamModelVersion, TrainingExample
+from .model import SpamModel, train
+
+SEED_MODEL = Path(__file__).resolve().parent / "seed_model.npz"
+log = logging.getLogger(__name__)
+_loaded = {}
+
+
+@lru_cache(maxsize=1)
+def seed_model():
+    """Trained on the YouTube Spam Collection (Alberto, Lochter and Almeida 2015, CC BY 4.0)."""
+    return SpamModel.from_bytes(SEED_MODEL.read_bytes(), {"version": "seed", "source": "seed"})
+
+
+def current_model():
+    """The newest version in the database, loaded once per process; the seed model until one exists."""
+    latest = db.session.scalar(sa.select(sa.func.max(SpamModelVersion.id)))
+    if latest is None:
+        return seed_model()
+    if _loaded.get("id") != latest:
+        row = db.session.get(SpamModelVersion, latest)
+        _loaded.update(id=latest, model=SpamModel.from_bytes(row.data, {"version": latest, "source": row.source}))
+        log.info("spam model version %r loaded", latest)
+    return _loaded["model"]
+
+
+def example_rows():
+    return db.session.execute(
+        sa.select(TrainingExample.id, TrainingExample.text, TrainingExample.author, TrainingExample.is_spam, TrainingExample.weight)
+        .order_by(TrainingExample.id)
+    ).all()
+
+
+def enough_examples(rows):
+    spam = sum(1 for r in rows if r.is_spam)
+    least = current_app.config["MODERATION_MIN_TRAINING_EXAMPLES"]
+    return len(rows) >= least and min(spam, len(rows) - spam) >= max(least // 10, 1)
+
+
+def train_from_examples(source):
+    """Fit a new version on every stored example and add it (flushed, not committed); None if too few."""
+    rows = example_rows()
+    if not enough_examples(rows):
+        return None
+    model = train([r.text for r in rows], [int(r.is_spam) for r in rows], [r.author for r in rows], [r.weight for r in rows])
+    version = SpamModelVersion(source=source, examples=len(rows), spam_examples=sum(r.is_spam for r in rows),
+                               last_example_id=rows[-1].id, data=model.to_bytes())
+    db.session.add(version)
+    db.session.flush()
+    return version
+
+
+def retrain_due():
+    """New or removed examples since the newest version was trained."""
+    latest = db.session.scalars(sa.select(SpamModelVersion).order_by(SpamModelVersion.id.desc()).limit(1)).first()
+    count, last = db.session.execute(sa.select(sa.func.count(), sa.func.max(TrainingExample.id))).one()
+    if latest is None:
+        return count > 0
+    return (last or 0) > latest.last_example_id or count != latest.examples
