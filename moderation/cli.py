@@ -1,8 +1,12 @@
 """The `moderation` command: Flask's CLI group bound to the app factory, plus our own commands."""
 import getpass
+import json
 import sys
+import time
+from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from . import create_app
@@ -85,6 +89,71 @@ def demo():
 
     for line in seed():
         click.echo(line)
+
+
+@cli.group()
+def spam():
+    """Train and measure the spam model."""
+
+
+def _examples(csv_path):
+    from .spam.learning import ExamplesError, read_examples
+
+    try:
+        return read_examples(csv_path)
+    except ExamplesError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@spam.command("train")
+@click.option("--csv", "csv_path", required=True, type=click.Path(exists=True, dir_okay=False))
+@with_appcontext
+def spam_train(csv_path):
+    """Store a labelled CSV's comments as examples and train a new model version on every example."""
+    from .spam.learning import import_examples, retrain_if_due
+
+    texts, labels, authors = _examples(csv_path)
+    started = time.perf_counter()
+    import_examples(f"csv:{Path(csv_path).name}", texts, labels, authors)
+    version = retrain_if_due("train", force=True)
+    if version is None:
+        raise click.ClickException("training needs both spam (1) and not-spam (0) examples")
+    click.echo(json.dumps({"version": version.id, "examples": version.examples, "spam_examples": version.spam_examples,
+                           "seconds": round(time.perf_counter() - started, 2)}))
+
+
+@spam.command("evaluate")
+@click.option("--csv", "csv_path", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--online", is_flag=True, help="score a batch, then learn its labels, as moderators' decisions teach it")
+@click.option("--batch", default=25, show_default=True, help="comments per batch with --online")
+@with_appcontext
+def spam_evaluate(csv_path, online, batch):
+    """Print one JSON object: n, accuracy, precision, recall, f1, mcc, roc_auc, and the spam threshold's figures."""
+    from .spam import evaluation, settings
+    from .spam.store import current_model
+
+    texts, labels, authors = _examples(csv_path)
+    model = current_model()
+    if online:
+        weight = current_app.config["MODERATION_DECISION_WEIGHT"]
+        scores = evaluation.online_scores(model, texts, labels, authors, weight, batch)
+    else:
+        scores = evaluation.offline_scores(model, texts, authors)
+    result = evaluation.report(labels, scores, settings.current()["spam_threshold"])
+    result.update(model=model.info.get("version"), online=online)
+    click.echo(json.dumps(result))
+
+
+@spam.command("retrain")
+@with_appcontext
+def spam_retrain():
+    """Rebuild the model from every stored example: imported CSVs and moderators' decisions."""
+    from .spam.learning import retrain_if_due
+
+    version = retrain_if_due("retrain", force=True)
+    if version is None:
+        raise click.ClickException("no model trained: the stored examples need both spam and not-spam ones")
+    click.echo(f"Spam model version {version.id} trained on {version.examples} examples ({version.spam_examples} spam).")
 
 
 if __name__ == "__main__":

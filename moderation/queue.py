@@ -7,6 +7,8 @@ from kombu.exceptions import OperationalError
 
 CHECK_COMMENT = "moderation.check_comment"
 SWEEP_PENDING = "moderation.sweep_pending"
+LEARN_FROM_DECISION = "moderation.learn_from_decision"
+REPORT_DECISION = "moderation.report_decision"
 EMBEDDED_POLLING_SECONDS = 0.1
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,15 @@ def _poll_embedded_broker_faster():
 def send_check_comment(comment_id):
     """Queue the spam check; if the broker is down, the scheduled sweep sends it later."""
     return _send(CHECK_COMMENT, comment_id)
+
+
+def send_decision_followups(comment_ids):
+    """After a moderator's decision: teach the model, and tell Akismet where it was wrong."""
+    report = bool(current_app.config["MODERATION_AKISMET_KEY"])
+    for comment_id in comment_ids:
+        _send(LEARN_FROM_DECISION, comment_id)
+        if report:
+            _send(REPORT_DECISION, comment_id)
 
 
 def _send(name, *args):

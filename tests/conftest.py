@@ -16,7 +16,7 @@ from tests import factories  # noqa: E402
 from tests.services import POSTGRES_ADMIN_URL, need  # noqa: E402
 
 RUN_ID = uuid.uuid4().hex[:8]
-TABLES = ("audit_events", "comments", "threads", "moderators")
+TABLES = ("audit_events", "training_examples", "comments", "threads", "moderators", "settings", "spam_models")
 BACKENDS = ("sqlite", "postgresql")
 
 

@@ -1,18 +1,22 @@
 """End to end through a real worker on a real broker: post -> checked -> held -> approved -> public."""
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 import redis
 from kombu import Connection
 
+from moderation.cli import cli
 from moderation.extensions import db
+from moderation.models import Comment, SpamModelVersion, TrainingExample
 from tests import factories
 from tests.conftest import RUN_ID, build_app, comment_fields, csrf_token, empty_tables, form_tokens, sign_in
 from tests.services import RABBITMQ_URL, REDIS_URL, need
 from tests.worker import Worker, wait_for
 
 pytestmark = pytest.mark.pipeline
+SAMPLE = str(Path(__file__).parent / "fixtures" / "spam_sample.csv")
 STACKS = {
     "postgresql+redis": ("postgresql", "redis"),
     "sqlite+sqlite-broker": ("sqlite", "sqlite"),
@@ -38,29 +42,31 @@ def _drop_queue(kind, queue):
             connection.default_channel.queue_delete(queue)
 
 
-@pytest.fixture(params=list(STACKS), ids=list(STACKS))
-def stack(request, tmp_path):
-    """An app and a worker subprocess sharing one database and one broker queue of this test's own."""
-    database, broker = STACKS[request.param]
+def _start(request, tmp_path, stack_name, **settings):
+    """An app and a worker subprocess sharing one database, one broker queue of this test's own, and `settings`."""
+    database, broker = STACKS[stack_name]
     database_url = (
         f"sqlite:///{tmp_path / 'moderation.sqlite3'}" if database == "sqlite" else request.getfixturevalue("postgresql_url")
     )
     queue = f"moderation-test-{RUN_ID}-{uuid.uuid4().hex[:6]}"
     broker_url = _broker_url(broker, tmp_path)
-    app = build_app(database_url, CELERY_BROKER_URL=broker_url, MODERATION_QUEUE=queue)
-    worker = Worker({"DATABASE_URL": database_url, "CELERY_BROKER_URL": broker_url, "MODERATION_QUEUE": queue})
-    yield app, worker
-    worker.stop()
-    _drop_queue(broker, queue)
-    empty_tables(app)
+    app = build_app(database_url, CELERY_BROKER_URL=broker_url, MODERATION_QUEUE=queue, **settings)
+    env = {"DATABASE_URL": database_url, "CELERY_BROKER_URL": broker_url, "MODERATION_QUEUE": queue}
+    worker = Worker({**env, **{key: str(value) for key, value in settings.items()}})
+    request.addfinalizer(lambda: (worker.stop(), _drop_queue(broker, queue), empty_tables(app)))
+    return app, worker
 
 
-def _state(moderator_client, comment_id):
-    page = moderator_client.get("/api/v1/moderation/comments?state=held").get_json()
-    spam = moderator_client.get("/api/v1/moderation/comments?state=spam").get_json()
-    for row in page["comments"] + spam["comments"]:
-        if row["id"] == comment_id:
-            return row
+@pytest.fixture(params=list(STACKS), ids=list(STACKS))
+def stack(request, tmp_path):
+    return _start(request, tmp_path, request.param)
+
+
+def _state(moderator_client, comment_id, states=("held", "spam")):
+    for state in states:
+        for row in moderator_client.get(f"/api/v1/moderation/comments?state={state}").get_json()["comments"]:
+            if row["id"] == comment_id:
+                return row
     return None
 
 
@@ -103,3 +109,41 @@ def test_a_comment_goes_from_the_form_through_the_worker_to_the_page(stack, reco
     with app.app_context():
         assert db.session.execute(db.text("SELECT count(*) FROM audit_events WHERE comment_id = :id"),
                                   {"id": comment_id}).scalar() == 3
+
+
+def test_akismet_and_the_model_judge_in_the_worker_and_a_decision_teaches_both(request, tmp_path):
+    app, worker = _start(
+        request, tmp_path, "postgresql+redis", MODERATION_MIN_TRAINING_EXAMPLES=20, MODERATION_AKISMET_KEY="test-key",
+        MODERATION_AKISMET_URL="https://blog.example.org", MODERATION_AKISMET_CLIENT="test-spam",
+    )
+    with app.app_context():
+        factories.make_thread("learning", "Learning article")
+        factories.make_moderator("alice")
+        trained = app.test_cli_runner().invoke(cli, ["spam", "train", "--csv", SAMPLE])
+        assert trained.exit_code == 0, trained.output
+    reader, moderator = app.test_client(), app.test_client()
+    assert sign_in(moderator).status_code == 303
+
+    comment_id = _post(reader, "learning", body="The harmony in the last chorus is wonderful, thanks.")
+    judged = wait_for(lambda: _state(moderator, comment_id))
+    assert judged["state"] == "spam"
+    assert "Akismet: spam" in judged["reasons"] and any(r.startswith("model: ") for r in judged["reasons"])
+
+    queue_page = moderator.get("/moderation/?state=spam").get_data(as_text=True)
+    moderator.post(f"/moderation/comments/{comment_id}/not-spam", data={"csrf_token": csrf_token(queue_page)})
+    with app.app_context():
+        version = wait_for(lambda: _newest_version(), timeout=60)
+        assert version.source == "decisions" and version.examples == 61
+        example = db.session.scalar(db.select(TrainingExample).where(TrainingExample.comment_id == comment_id))
+        assert example is not None and example.is_spam is False
+        wait_for(lambda: _payload(comment_id).get("reported") is False)
+
+
+def _newest_version():
+    db.session.remove()
+    return db.session.scalars(db.select(SpamModelVersion).where(SpamModelVersion.source == "decisions")).first()
+
+
+def _payload(comment_id):
+    db.session.remove()
+    return db.session.get(Comment, comment_id).akismet_payload or {}

@@ -7,30 +7,54 @@ from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import DBAPIError, OperationalError as DatabaseError
 
 from moderation.extensions import db
-from moderation.queue import CHECK_COMMENT, SWEEP_PENDING
-from moderation.spam import services
+from moderation.queue import CHECK_COMMENT, LEARN_FROM_DECISION, REPORT_DECISION, SWEEP_PENDING
+from moderation.spam import akismet_check, learning, services
 
 log = logging.getLogger(__name__)
-TRANSIENT = (DatabaseError, BrokerError, ConnectionError, TimeoutError)
+TRANSIENT = (DatabaseError, BrokerError, ConnectionError, TimeoutError, *akismet_check.TRANSIENT)
 
 
 def _is_transient(error):
     return isinstance(error, TRANSIENT) or (isinstance(error, DBAPIError) and error.connection_invalidated)
 
 
+def _retry_transient(task, error, comment_id, give_up):
+    """Retry a transient failure with exponential backoff; when retries run out, `give_up` records a final state."""
+    if not _is_transient(error):
+        raise error
+    db.session.rollback()
+    if task.request.retries >= task.max_retries:
+        log.warning("%r for comment %r gave up after %r retries: %r", task.name, comment_id, task.request.retries, error)
+        return give_up(f"{type(error).__name__} after {task.request.retries} retries")
+    raise task.retry(exc=error, countdown=min(2 ** task.request.retries, 60))
+
+
 @shared_task(name=CHECK_COMMENT, bind=True, acks_late=True, max_retries=5)
 def check_comment(self, comment_id, **kwargs):
-    """Give a pending comment its verdict; retried with backoff while the database is unreachable."""
+    """Give a pending comment its verdict; retried with backoff while the database or Akismet is unreachable."""
     try:
         return services.check_comment(comment_id)
     except Exception as error:
-        if not _is_transient(error):
-            raise
-        db.session.rollback()
-        if self.request.retries >= self.max_retries:
-            log.warning("check of comment %r gave up after %r retries: %r", comment_id, self.request.retries, error)
-            return services.hold_unchecked(comment_id, f"{type(error).__name__} after {self.request.retries} retries")
-        raise self.retry(exc=error, countdown=min(2 ** self.request.retries, 60))
+        return _retry_transient(self, error, comment_id, lambda why: services.hold_unchecked(comment_id, why))
+
+
+@shared_task(name=LEARN_FROM_DECISION, bind=True, acks_late=True, max_retries=5)
+def learn_from_decision(self, comment_id, **kwargs):
+    """Turn a moderator's decision into a training example and retrain, off the moderator's request."""
+    try:
+        version = learning.learn_from_decision(comment_id)
+    except Exception as error:
+        return _retry_transient(self, error, comment_id, lambda why: None)
+    return version.id if version is not None else None
+
+
+@shared_task(name=REPORT_DECISION, bind=True, acks_late=True, max_retries=5)
+def report_decision(self, comment_id, **kwargs):
+    """Send Akismet submit-spam or submit-ham where a moderator overruled it."""
+    try:
+        return learning.report_decision(comment_id)
+    except Exception as error:
+        return _retry_transient(self, error, comment_id, lambda why: None)
 
 
 @shared_task(name=SWEEP_PENDING, acks_late=True)

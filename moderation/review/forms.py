@@ -1,8 +1,8 @@
 """The moderators' forms: sign-in, one decision, a bulk decision."""
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms import DecimalField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, Length
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
 
 from .services import ACTIONS
 
@@ -23,3 +23,33 @@ class BulkForm(FlaskForm):
                               validators=[DataRequired("Tick at least one comment.")])
     action = SelectField("Action", choices=[SelectChoice(a, ACTION_LABELS[a]) for a in ACTIONS],
                          validators=[DataRequired("Choose an action.")])
+
+
+def _words(text):
+    return tuple(dict.fromkeys(w.strip() for w in (text or "").splitlines() if w.strip()))
+
+
+class SettingsForm(FlaskForm):
+    """The spam checks' settings an administrator may change."""
+
+    link_limit = IntegerField("Most links a comment may have before it is held", validators=[
+        InputRequired("Enter a number."), NumberRange(0, 100, "Between 0 and 100.")])
+    hold_words = TextAreaField("Moderation words (one per line): hold the comment")
+    blocked_words = TextAreaField("Blocked words (one per line): mark the comment spam")
+    spam_threshold = DecimalField("Confident spam from this model score", places=2, validators=[
+        InputRequired("Enter a score."), NumberRange(0, 1, "Between 0 and 1.")])
+    clean_threshold = DecimalField("Clean below this model score", places=2, validators=[
+        InputRequired("Enter a score."), NumberRange(0, 1, "Between 0 and 1.")])
+    min_form_seconds = DecimalField("Fewest seconds a person takes to fill the form", places=1, validators=[
+        InputRequired("Enter a number of seconds."), NumberRange(0, 600, "Between 0 and 600.")])
+
+    def validate_spam_threshold(self, field):
+        if self.clean_threshold.data is not None and field.data is not None and field.data <= self.clean_threshold.data:
+            raise ValidationError("The spam threshold must be above the clean threshold.")
+
+    def values(self):
+        return {
+            "link_limit": self.link_limit.data, "hold_words": list(_words(self.hold_words.data)),
+            "blocked_words": list(_words(self.blocked_words.data)), "spam_threshold": float(self.spam_threshold.data),
+            "clean_threshold": float(self.clean_threshold.data), "min_form_seconds": float(self.min_form_seconds.data),
+        }

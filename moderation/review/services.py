@@ -7,6 +7,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from ..audit import record
 from ..extensions import db
 from ..models import AuditEvent, Comment, Moderator, Thread, utcnow
+from ..queue import send_decision_followups
 
 ACTIONS = {
     # action: (new state, states it may come from)
@@ -59,6 +60,7 @@ def decide(comment_id, action, moderator, reason=None):
         raise DecisionRefused("That comment no longer exists.")
     _apply(comment, action, moderator, reason)
     db.session.commit()
+    send_decision_followups([comment.id])
     return comment
 
 
@@ -74,6 +76,7 @@ def decide_many(comment_ids, action, moderator):
         except DecisionRefused:
             skipped.append(comment.id)
     db.session.commit()
+    send_decision_followups(done)
     skipped += sorted(set(comment_ids) - {c.id for c in comments})
     return done, skipped
 

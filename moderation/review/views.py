@@ -7,7 +7,8 @@ from flask_login import current_user, login_required, login_user, logout_user
 from ..extensions import db, limiter, login_manager
 from ..models import Comment, Moderator
 from . import services
-from .forms import ACTION_LABELS, BulkForm, DecisionForm, LoginForm
+from ..spam import settings as spam_settings
+from .forms import ACTION_LABELS, BulkForm, DecisionForm, LoginForm, SettingsForm
 
 bp = Blueprint("review", __name__, url_prefix="/moderation")
 login_manager.login_view = "review.login"
@@ -109,3 +110,21 @@ def bulk():
         message += f" {len(skipped)} skipped (already decided or not in a state for that action): {', '.join(map(str, skipped))}."
     flash(message)
     return redirect(_safe_next(request.form.get("next")), code=303)
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+@login_required
+def settings():
+    if not current_user.is_admin:
+        abort(403)
+    current = spam_settings.current()
+    form = SettingsForm(data={**current, "hold_words": "\n".join(current["hold_words"]),
+                              "blocked_words": "\n".join(current["blocked_words"])})
+    if request.method == "POST":
+        form = SettingsForm()
+        if form.validate_on_submit():
+            spam_settings.save(form.values())
+            flash("Settings saved. The next comments are checked with them.")
+            return redirect(url_for(".settings"), code=303)
+    status = 422 if request.method == "POST" else 200
+    return render_template("review/settings.html", form=form, expired=bool(form.csrf_token.errors)), status

@@ -26,11 +26,13 @@ def current_model():
     latest = db.session.scalar(sa.select(sa.func.max(SpamModelVersion.id)))
     if latest is None:
         return seed_model()
-    if _loaded.get("id") != latest:
+    key = (str(db.engine.url), latest)
+    if key not in _loaded:
         row = db.session.get(SpamModelVersion, latest)
-        _loaded.update(id=latest, model=SpamModel.from_bytes(row.data, {"version": latest, "source": row.source}))
+        _loaded.clear()
+        _loaded[key] = SpamModel.from_bytes(row.data, {"version": latest, "source": row.source})
         log.info("spam model version %r loaded", latest)
-    return _loaded["model"]
+    return _loaded[key]
 
 
 def example_rows():
@@ -46,10 +48,13 @@ def enough_examples(rows):
     return len(rows) >= least and min(spam, len(rows) - spam) >= max(least // 10, 1)
 
 
-def train_from_examples(source):
-    """Fit a new version on every stored example and add it (flushed, not committed); None if too few."""
+def train_from_examples(source, force=False):
+    """Fit a new version on every stored example and add it (flushed, not committed); None if too few.
+
+    `force` trains on any number of examples as long as both classes are there (an operator asked).
+    """
     rows = example_rows()
-    if not enough_examples(rows):
+    if not (enough_examples(rows) or (force and len({r.is_spam for r in rows}) == 2)):
         return None
     model = train([r.text for r in rows], [int(r.is_spam) for r in rows], [r.author for r in rows], [r.weight for r in rows])
     version = SpamModelVersion(source=source, examples=len(rows), spam_examples=sum(r.is_spam for r in rows),

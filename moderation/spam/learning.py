@@ -1,0 +1,110 @@
+"""Learning from moderators: each decision becomes a labelled example, and the model is retrained from them."""
+import csv
+import logging
+import time
+
+import sqlalchemy as sa
+from flask import current_app
+
+from ..extensions import db
+from ..models import AuditEvent, Comment, TrainingExample
+from . import akismet_check
+from .store import retrain_due, train_from_examples
+
+log = logging.getLogger(__name__)
+TEXT_COLUMN = "CONTENT"
+LABEL_COLUMNS = ("label", "CLASS")
+
+
+class ExamplesError(ValueError):
+    """A CSV of examples cannot be used; the message says why."""
+
+
+def decision_label(comment):
+    """True (spam) or False (not spam) from the latest moderator decision; None when it teaches nothing.
+
+    Approve and not-spam say "not spam", spam says "spam"; reject (off-topic, rude) is no spam label.
+    """
+    event = db.session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.comment_id == comment.id, AuditEvent.moderator_id.is_not(None))
+        .order_by(AuditEvent.id.desc()).limit(1)
+    ).first()
+    if event is None or event.to_state != comment.state:
+        return None
+    return {"approved": False, "held": False, "spam": True}.get(event.to_state)
+
+
+def learn_from_decision(comment_id):
+    """Record the decision as an example (replacing an earlier one), commit, then retrain if anything changed."""
+    comment = db.session.get(Comment, comment_id, populate_existing=True)
+    if comment is None:
+        return None
+    label = decision_label(comment)
+    existing = db.session.scalar(sa.select(TrainingExample).where(TrainingExample.comment_id == comment_id))
+    if existing is not None and label is not None and existing.is_spam == label:
+        return retrain_if_due()
+    if existing is not None:
+        db.session.delete(existing)
+        db.session.flush()
+    if label is not None:
+        db.session.add(TrainingExample(comment_id=comment.id, source="moderator", text=comment.body,
+                                       author=comment.author_name, is_spam=label,
+                                       weight=current_app.config["MODERATION_DECISION_WEIGHT"]))
+    db.session.commit()
+    return retrain_if_due()
+
+
+def retrain_if_due(source="decisions", force=False):
+    """A new model version from every example, unless the newest one already has them all. Commits."""
+    if not force and not retrain_due():
+        return None
+    started = time.perf_counter()
+    version = train_from_examples(source, force=force)
+    db.session.commit()
+    if version is not None:
+        log.info("spam model version %r trained on %r examples in %.1f s", version.id, version.examples,
+                 time.perf_counter() - started)
+    return version
+
+
+def report_decision(comment_id):
+    """Tell Akismet where a moderator disagreed with it; once per decision."""
+    comment = db.session.get(Comment, comment_id, populate_existing=True)
+    if comment is None or not akismet_check.enabled() or not comment.akismet_payload:
+        return None
+    label = decision_label(comment)
+    if label is None or comment.akismet_payload.get("reported") == label:
+        return None
+    reported = akismet_check.report(comment, label)
+    comment.akismet_payload = {**comment.akismet_payload, "reported": label}
+    db.session.commit()
+    return reported
+
+
+def read_examples(path, text_column=TEXT_COLUMN, label_column=None):
+    """(texts, labels, authors) from a labelled CSV: a text column and a 1/0 label column."""
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise ExamplesError(f"cannot read {path}: {error}") from None
+    columns = set(rows[0]) if rows else set()
+    label_column = label_column or next((c for c in LABEL_COLUMNS if c in columns), None)
+    if text_column not in columns or label_column not in columns:
+        raise ExamplesError(f"{path} needs a {text_column!r} column and a label column ({' or '.join(LABEL_COLUMNS)}); "
+                            f"it has {', '.join(sorted(columns)) or 'none'}")
+    try:
+        labels = [int(row[label_column]) for row in rows]
+    except ValueError:
+        raise ExamplesError(f"the {label_column!r} column must hold 1 (spam) or 0 (not spam)") from None
+    if set(labels) - {0, 1}:
+        raise ExamplesError(f"the {label_column!r} column must hold 1 (spam) or 0 (not spam)")
+    return [row[text_column] for row in rows], labels, [row.get("AUTHOR", "") for row in rows]
+
+
+def import_examples(source, texts, labels, authors):
+    """Store examples from a CSV, replacing those an earlier import of the same source stored (flush only)."""
+    db.session.execute(sa.delete(TrainingExample).where(TrainingExample.source == source))
+    db.session.add_all(TrainingExample(source=source, text=t, author=a or "", is_spam=bool(y), weight=1.0)
+                       for t, y, a in zip(texts, labels, authors))
+    db.session.flush()

@@ -1,0 +1,115 @@
+"""Moderators' decisions teach the model: examples, retraining, a new version in use, and the CLI."""
+import json
+from pathlib import Path
+
+import pytest
+
+from moderation.cli import cli
+from moderation.extensions import db
+from moderation.models import Comment, SpamModelVersion, TrainingExample
+from moderation.review import services as review
+from moderation.spam.store import current_model
+from tests import factories
+from workers.tasks import check_comment, learn_from_decision
+
+SAMPLE = str(Path(__file__).parent / "fixtures" / "spam_sample.csv")
+NEW_SPAM = "Like this comment if you are watching in 2026 and like this comment"
+
+
+def _run(app, *args):
+    return app.test_cli_runner().invoke(cli, list(args), catch_exceptions=False)
+
+
+@pytest.fixture
+def learning_app(make_app):
+    app = make_app(MODERATION_MIN_TRAINING_EXAMPLES=20)
+    with app.app_context():
+        assert _run(app, "spam", "train", "--csv", SAMPLE).exit_code == 0
+        yield app
+
+
+def _examples():
+    return {e.comment_id: (e.is_spam, e.weight) for e in db.session.scalars(db.select(TrainingExample).where(TrainingExample.source == "moderator"))}
+
+
+@pytest.mark.parametrize("action, label", [("approve", False), ("spam", True)])
+def test_a_decision_becomes_a_weighted_example(learning_app, action, label):
+    moderator = factories.make_moderator()
+    comment = factories.make_comment(factories.make_thread(), "held")
+    review.decide(comment.id, action, moderator)
+    learn_from_decision(comment.id)
+    assert _examples() == {comment.id: (label, 3.0)}
+
+
+def test_not_spam_is_a_ham_example_and_reject_teaches_nothing(learning_app):
+    moderator = factories.make_moderator()
+    thread = factories.make_thread()
+    wrongly_spam, off_topic = factories.make_comment(thread, "spam"), factories.make_comment(thread, "held")
+    review.decide(wrongly_spam.id, "not-spam", moderator)
+    review.decide(off_topic.id, "spam", moderator)
+    for comment in (wrongly_spam, off_topic):
+        learn_from_decision(comment.id)
+    assert _examples() == {wrongly_spam.id: (False, 3.0), off_topic.id: (True, 3.0)}
+    review.decide(off_topic.id, "reject", moderator)
+    learn_from_decision(off_topic.id)
+    assert _examples() == {wrongly_spam.id: (False, 3.0)}
+
+
+def test_decisions_retrain_the_model_and_the_next_check_uses_the_new_version(learning_app):
+    moderator = factories.make_moderator()
+    thread = factories.make_thread()
+    before = float(current_model().scores([NEW_SPAM])[0])
+    first_version = current_model().info["version"]
+    for n in range(6):
+        comment = factories.make_comment(thread, "held", body=f"{NEW_SPAM} number {n}")
+        review.decide(comment.id, "spam", moderator)
+        learn_from_decision(comment.id)
+    latest = db.session.scalar(db.select(db.func.max(SpamModelVersion.id)))
+    assert latest > first_version
+    assert current_model().info["version"] == latest
+    after = float(current_model().scores([NEW_SPAM])[0])
+    assert after > before + 0.2, (before, after)
+    fresh = factories.make_comment(thread, "pending", body=NEW_SPAM)
+    check_comment(fresh.id)
+    db.session.expire_all()
+    assert db.session.get(Comment, fresh.id).spam_score == pytest.approx(after, abs=0.05)
+
+
+def test_a_redelivered_learning_task_trains_nothing_new(learning_app):
+    moderator = factories.make_moderator()
+    comment = factories.make_comment(factories.make_thread(), "held")
+    review.decide(comment.id, "approve", moderator)
+    learn_from_decision(comment.id)
+    versions = db.session.scalar(db.select(db.func.count()).select_from(SpamModelVersion))
+    assert learn_from_decision(comment.id) is None
+    assert db.session.scalar(db.select(db.func.count()).select_from(SpamModelVersion)) == versions
+
+
+def test_too_few_examples_keep_the_seed_model(make_app):
+    app = make_app()
+    with app.app_context():
+        moderator = factories.make_moderator()
+        comment = factories.make_comment(factories.make_thread(), "held")
+        review.decide(comment.id, "spam", moderator)
+        assert learn_from_decision(comment.id) is None
+        assert current_model().info["version"] == "seed"
+
+
+def test_spam_evaluate_prints_one_json_object(learning_app):
+    result = json.loads(_run(learning_app, "spam", "evaluate", "--csv", SAMPLE).output)
+    assert result["n"] == 60 and result["mcc"] > 0.9 and not result["online"]
+    assert {"accuracy", "precision", "recall", "f1", "roc_auc", "spam_threshold_precision", "spam_threshold_recall"} <= set(result)
+    online = json.loads(_run(learning_app, "spam", "evaluate", "--csv", SAMPLE, "--online", "--batch", "30").output)
+    assert online["online"] and online["n"] == 60
+
+
+def test_spam_retrain_rebuilds_from_every_example(learning_app):
+    result = _run(learning_app, "spam", "retrain")
+    assert result.exit_code == 0 and "trained on 60 examples (30 spam)" in result.output
+
+
+def test_a_csv_without_the_columns_is_refused_with_a_sentence(learning_app, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,spam\nhello,1\n")
+    result = learning_app.test_cli_runner().invoke(cli, ["spam", "train", "--csv", str(bad)])
+    assert result.exit_code != 0 and "needs a 'CONTENT' column and a label column" in result.output
