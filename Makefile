@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA ?= ../shared/data
 
-.PHONY: run test bench clean
+.PHONY: run test bench seed-model clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,11 @@ test: $(VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
+	$(BIN)/python bench/spam.py $(DATA)
 	$(BIN)/python bench/pipeline.py
+
+seed-model: $(VENV)/.installed
+	$(BIN)/python bench/build_seed_model.py $(DATA)
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -12,6 +12,8 @@ os.environ["MODERATION_ENV"] = "testing"
 
 from moderation import create_app  # noqa: E402
 from moderation.extensions import db  # noqa: E402
+from moderation.spam import settings as spam_settings  # noqa: E402
+from moderation.spam.store import forget_loaded_model  # noqa: E402
 from tests import factories  # noqa: E402
 from tests.services import POSTGRES_ADMIN_URL, need  # noqa: E402
 
@@ -71,6 +73,8 @@ def empty_tables(app):
         db.session.commit()
         db.session.remove()
         db.engine.dispose()
+    forget_loaded_model()
+    spam_settings.forget_cached()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -65,3 +65,9 @@ def test_the_report_has_every_figure_the_design_names():
     assert set(result) >= {"n", "accuracy", "precision", "recall", "f1", "mcc", "roc_auc",
                            "spam_threshold_precision", "spam_threshold_recall"}
     assert (result["accuracy"], result["mcc"], result["spam_threshold_recall"]) == (1.0, 1.0, 0.5)
+
+
+def test_fast_scoring_equals_the_training_matrix(sample_model):
+    texts = ["subscribe to my channel http://promo.example.com", "", "The harmony is wonderful!!"]
+    z = sample_model._matrix(texts, ["", "", "Name 123"]) @ sample_model.coef + sample_model.intercept
+    assert np.allclose(sample_model.scores(texts, ["", "", "Name 123"]), 1 / (1 + np.exp(-z)))

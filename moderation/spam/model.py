@@ -8,6 +8,7 @@ import html
 import io
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
@@ -93,19 +94,23 @@ class SpamModel:
         return hstack([words, chars, dense]).tocsr()
 
     def scores(self, texts, authors=None):
-        """Probability of spam for each text."""
-        authors = authors if authors is not None else [""] * len(texts)
-        z = self._matrix(list(texts), list(authors)) @ self.coef + self.intercept
-        return 1.0 / (1.0 + np.exp(-z))
+        """Probability of spam for each text: the same sum as `_matrix(...) @ coef`, without building the matrix."""
+        texts = list(texts)
+        authors = list(authors) if authors is not None else [""] * len(texts)
+        z = _weighted_sum(WORDS.transform(texts), self.word_idf, self.coef[:N_FEATURES])
+        z += _weighted_sum(CHARS.transform(texts), self.char_idf, self.coef[N_FEATURES:2 * N_FEATURES])
+        z += np.array([dense_features(t, a) for t, a in zip(texts, authors)]) @ self.coef[2 * N_FEATURES:]
+        return 1.0 / (1.0 + np.exp(-(z + self.intercept)))
 
     def explain(self, text, author="", top=3):
         """The strongest reasons towards spam in this text: readable words and the cheap features."""
-        tfidf = _tfidf(WORDS.transform([text]), self.word_idf)
+        counts = Counter(WORD_ANALYZER(text))
+        weights = {token: (1 + math.log(n)) * self.word_idf[token_column(token)] for token, n in counts.items()}
+        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
         signals = {}
-        for token in set(WORD_ANALYZER(text)):
-            column = token_column(token)
-            if tfidf[0, column] and token not in ENGLISH_STOP_WORDS:
-                signals[_readable(token)] = float(tfidf[0, column] * self.coef[column])
+        for token, weight in weights.items():
+            if token not in ENGLISH_STOP_WORDS:
+                signals[_readable(token)] = weight / norm * float(self.coef[token_column(token)])
         offset = 2 * N_FEATURES
         for name, value, weight in zip(DENSE, dense_features(text, author), self.coef[offset:]):
             if value and name != "length":
@@ -128,6 +133,15 @@ class SpamModel:
                 raise ValueError(f"model format {int(arrays['format'])} is not {FORMAT}")
             return cls(_dense("word_idf", arrays), _dense("char_idf", arrays), _dense("coef", arrays),
                        float(arrays["intercept"]), info or {})
+
+
+def _weighted_sum(counts, idf, coef):
+    """Per row: sum of (1 + log tf) * idf * coef over its n-grams, divided by the row's L2 norm."""
+    rows = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))
+    weights = (np.log(counts.data) + 1) * idf[counts.indices]
+    norms = np.sqrt(np.bincount(rows, weights=weights * weights, minlength=counts.shape[0]))
+    sums = np.bincount(rows, weights=weights * coef[counts.indices], minlength=counts.shape[0])
+    return sums / np.where(norms == 0, 1, norms)
 
 
 def _tfidf(counts, idf):

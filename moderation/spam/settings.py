@@ -1,9 +1,14 @@
 """The spam checks' settings: defaults from config.py, overridden by what an administrator saved."""
+import time
+
 import sqlalchemy as sa
 from flask import current_app
 
 from ..extensions import db
 from ..models import Setting
+
+READ_AGAIN_SECONDS = 2.0
+_cache = {}
 
 # setting name -> config.py default it falls back to
 DEFAULTS = {
@@ -17,7 +22,22 @@ DEFAULTS = {
 
 
 def current():
-    """Every setting's value in force now, as a dict keyed by setting name."""
+    """Every setting's value in force now, as a dict keyed by setting name.
+
+    Read from the database at most every READ_AGAIN_SECONDS per process: a change made in the
+    web app reaches every worker within that time, and this process at once.
+    """
+    key = (id(current_app._get_current_object()), str(db.engine.url))
+    cached = _cache.get(key)
+    if cached and time.monotonic() - cached[0] < READ_AGAIN_SECONDS:
+        return cached[1]
+    values = _read()
+    _cache.clear()
+    _cache[key] = (time.monotonic(), values)
+    return values
+
+
+def _read():
     values = {name: current_app.config[key] for name, key in DEFAULTS.items()}
     values.update({row.key: row.value for row in db.session.scalars(sa.select(Setting)) if row.key in DEFAULTS})
     values["hold_words"] = tuple(values["hold_words"])
@@ -34,3 +54,9 @@ def save(changes):
         row.value = list(value) if isinstance(value, tuple) else value
         db.session.add(row)
     db.session.commit()
+    forget_cached()
+
+
+def forget_cached():
+    """Read the settings afresh on the next check."""
+    _cache.clear()

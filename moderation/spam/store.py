@@ -1,5 +1,6 @@
 """Where the spam model lives: versions in the database, the shipped seed model, and training from examples."""
 import logging
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from ..models import SpamModelVersion, TrainingExample
 from .model import SpamModel, train
 
 SEED_MODEL = Path(__file__).resolve().parent / "seed_model.npz"
+LOOK_AGAIN_SECONDS = 2.0
 log = logging.getLogger(__name__)
 _loaded = {}
 
@@ -22,17 +24,34 @@ def seed_model():
 
 
 def current_model():
-    """The newest version in the database, loaded once per process; the seed model until one exists."""
-    latest = db.session.scalar(sa.select(sa.func.max(SpamModelVersion.id)))
-    if latest is None:
-        return seed_model()
-    key = (str(db.engine.url), latest)
-    if key not in _loaded:
-        row = db.session.get(SpamModelVersion, latest)
-        _loaded.clear()
-        _loaded[key] = SpamModel.from_bytes(row.data, {"version": latest, "source": row.source})
-        log.info("spam model version %r loaded", latest)
-    return _loaded[key]
+    """The newest version in the database, loaded once per process; the seed model until one exists.
+
+    Whether a newer version exists is asked at most every LOOK_AGAIN_SECONDS, so a worker picks up a
+    version trained elsewhere within that time; one this process trained is used at once.
+    """
+    url = str(db.engine.url)
+    if url in _loaded and time.monotonic() - _loaded[url][0] < LOOK_AGAIN_SECONDS:
+        return _loaded[url][1]
+    newest = db.session.execute(
+        sa.select(SpamModelVersion.id, SpamModelVersion.created_at).order_by(SpamModelVersion.id.desc()).limit(1)
+    ).first()
+    if newest is None:
+        model = seed_model()
+    else:
+        model = _loaded[url][1] if url in _loaded and _loaded[url][2] == tuple(newest) else _load(newest.id)
+    _loaded[url] = (time.monotonic(), model, tuple(newest) if newest else None)
+    return model
+
+
+def _load(version_id):
+    row = db.session.get(SpamModelVersion, version_id)
+    log.info("spam model version %r loaded", version_id)
+    return SpamModel.from_bytes(row.data, {"version": version_id, "source": row.source})
+
+
+def forget_loaded_model():
+    """Look for the newest version on the next check (this process just trained one, or emptied the table)."""
+    _loaded.clear()
 
 
 def example_rows():
@@ -61,6 +80,7 @@ def train_from_examples(source, force=False):
                                last_example_id=rows[-1].id, data=model.to_bytes())
     db.session.add(version)
     db.session.flush()
+    forget_loaded_model()
     return version
 
 
