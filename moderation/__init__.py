@@ -6,6 +6,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
 
+from . import errors, text
 from .extensions import db, limiter, login_manager, migrate
 from .queue import celery_init_app
 
@@ -33,8 +34,6 @@ def create_app(config=None):
     limiter.init_app(app)
     celery_init_app(app)
     register_blueprints(app)
-    from . import errors, text
-
     errors.register(app)
     text.register(app)
     return app

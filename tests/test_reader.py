@@ -12,6 +12,16 @@ def _page(client, key="first-article"):
     return client.get(f"/threads/{key}").get_data(as_text=True)
 
 
+def _filled_form(make_app, key, **settings):
+    """An app built with `settings`, a reader's client, and the form of a new article `key` filled in."""
+    app = make_app(**settings)
+    with app.app_context():
+        factories.make_thread(key)
+    client = app.test_client()
+    tokens = form_tokens(client.get(f"/threads/{key}").get_data(as_text=True))
+    return app, client, {**tokens, "author_name": "Reader", "author_email": f"{key}@example.org", "body": "First."}
+
+
 def test_a_posted_comment_awaits_moderation_for_its_author_only(app, client, thread, post_form):
     response = post_form(thread.key, body="My first comment here.")
     assert response.status_code == 303
@@ -65,12 +75,8 @@ def test_an_expired_or_missing_csrf_token_gives_the_form_back_with_the_text(clie
 
 
 def test_a_forged_or_stale_form_stamp_is_refused_with_the_text_kept(make_app):
-    app = make_app(MODERATION_FORM_MAX_AGE=0)
-    client = app.test_client()
-    with app.app_context():
-        factories.make_thread("stamped")
-    tokens = form_tokens(client.get("/threads/stamped").get_data(as_text=True))
-    data = {**tokens, "author_name": "R", "author_email": "stamp@example.org", "body": "Written slowly."}
+    app, client, data = _filled_form(make_app, "stamped", MODERATION_FORM_MAX_AGE=0)
+    data["body"] = "Written slowly."
     forged = client.post("/threads/stamped", data={**data, "opened": "1.0.forged"})
     assert forged.status_code == 422 and "This form could not be verified" in forged.get_data(as_text=True)
     time.sleep(1.1)
@@ -143,12 +149,7 @@ def test_closed_threads_and_unknown_threads(app, client, post_form):
 
 
 def test_the_same_address_posting_again_within_the_flood_interval_gets_429_and_keeps_the_text(make_app):
-    app = make_app(MODERATION_FLOOD_INTERVAL=15)
-    client = app.test_client()
-    with app.app_context():
-        factories.make_thread("flood")
-    tokens = form_tokens(client.get("/threads/flood").get_data(as_text=True))
-    data = {**tokens, "author_name": "Quick", "author_email": "quick@example.org", "body": "One."}
+    app, client, data = _filled_form(make_app, "flood", MODERATION_FLOOD_INTERVAL=15)
     assert client.post("/threads/flood", data=data).status_code == 303
     second = client.post("/threads/flood", data={**data, "body": "Two, typed fast."})
     assert second.status_code == 429
@@ -161,12 +162,7 @@ def test_the_home_page_lists_the_threads(client, thread):
 
 
 def test_the_rate_limit_answers_429_with_the_form_and_the_text(make_app):
-    app = make_app(RATELIMIT_ENABLED=True, MODERATION_POST_LIMIT="1 per minute")
-    client = app.test_client()
-    with app.app_context():
-        factories.make_thread("limited")
-    tokens = form_tokens(client.get("/threads/limited").get_data(as_text=True))
-    data = {**tokens, "author_name": "R", "author_email": "r1@example.org", "body": "First."}
+    app, client, data = _filled_form(make_app, "limited", RATELIMIT_ENABLED=True, MODERATION_POST_LIMIT="1 per minute")
     assert client.post("/threads/limited", data=data).status_code == 303
     limited = client.post("/threads/limited", data={**data, "author_email": "r2@example.org", "body": "Kept after the limit."})
     assert limited.status_code == 429
@@ -175,12 +171,7 @@ def test_the_rate_limit_answers_429_with_the_form_and_the_text(make_app):
 
 
 def test_behind_one_proxy_the_readers_address_is_the_forwarded_one(make_app):
-    app = make_app(MODERATION_PROXY_HOPS=1)
-    client = app.test_client()
-    with app.app_context():
-        factories.make_thread("proxied")
-    tokens = form_tokens(client.get("/threads/proxied").get_data(as_text=True))
-    data = {**tokens, "author_name": "R", "author_email": "proxied@example.org", "body": "Via a proxy."}
+    app, client, data = _filled_form(make_app, "proxied", MODERATION_PROXY_HOPS=1)
     assert client.post("/threads/proxied", data=data, headers={"X-Forwarded-For": "198.51.100.7"}).status_code == 303
     with app.app_context():
         assert db.session.scalar(db.select(Comment.author_ip)) == "198.51.100.7"

@@ -4,7 +4,6 @@ from flask_login import current_user
 
 from ..comments import services as comments
 from ..review import services as review
-from ..review.views import STATES
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 MAX_PAGE = 200
@@ -47,8 +46,8 @@ def moderation_comments():
     if not current_user.is_authenticated:
         abort(401)
     state = request.args.get("state", "held")
-    if state not in STATES:
-        return jsonify(error=f"state must be one of {', '.join(STATES)}"), 400
+    if state not in review.QUEUE_STATES:
+        return jsonify(error=f"state must be one of {', '.join(review.QUEUE_STATES)}"), 400
     thread = request.args.get("thread") or None
     limit = min(request.args.get("limit", current_app.config["MODERATION_PAGE_SIZE"], type=int), MAX_PAGE)
     rows, more = review.queue_page(state, thread, request.args.get("after", 0, type=int), max(limit, 1))

@@ -16,6 +16,8 @@ ACTIONS = {
     "spam": ("spam", {"pending", "held", "approved", "rejected"}),
     "not-spam": ("held", {"spam"}),
 }
+# The queue's tabs, in the order a moderator works through them.
+QUEUE_STATES = ("held", "pending", "spam", "approved", "rejected")
 PAST_TENSE = {"approve": "approved", "reject": "rejected", "spam": "marked as spam", "not-spam": "returned to the queue as not spam"}
 
 _hasher = PasswordHasher()

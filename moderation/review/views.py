@@ -13,7 +13,6 @@ from .forms import ACTION_LABELS, BulkForm, DecisionForm, LoginForm, SettingsFor
 bp = Blueprint("review", __name__, url_prefix="/moderation")
 login_manager.login_view = "review.login"
 login_manager.login_message = "Please sign in to moderate comments."
-STATES = ("held", "pending", "spam", "approved", "rejected")
 EXPIRED = "That page had expired, so nothing was changed. Please try again."
 
 
@@ -64,12 +63,12 @@ def logout():
 @login_required
 def queue():
     state = request.args.get("state", "held")
-    if state not in STATES:
+    if state not in services.QUEUE_STATES:
         abort(404)
     after = request.args.get("after", 0, type=int)
     comments, more = services.queue_page(state, request.args.get("thread"), after, current_app.config["MODERATION_PAGE_SIZE"])
     return render_template(
-        "review/queue.html", comments=comments, more=more, state=state, states=STATES,
+        "review/queue.html", comments=comments, more=more, state=state, states=services.QUEUE_STATES,
         counts=services.counts_by_state(), actions=services.ACTIONS, labels=ACTION_LABELS,
         form=DecisionForm(), bulk=BulkForm(),
     )
