@@ -52,7 +52,7 @@ class Comment(db.Model):
         sa.Index("ix_comments_thread_state_created", "thread_id", "state", "created_at"),
         sa.Index("ix_comments_ip_created", "author_ip", "created_at"),
         sa.Index("ix_comments_email_created", "author_email", "created_at"),
-        sa.CheckConstraint(sa.text("state IN ('pending','held','approved','rejected','spam')"), name="state"),
+        sa.CheckConstraint(sa.text(f"state IN ({', '.join(repr(s) for s in STATES)})"), name="state"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     thread_id: Mapped[int] = mapped_column(sa.ForeignKey("threads.id", ondelete="CASCADE"))
