@@ -25,7 +25,7 @@ from moderation.extensions import db  # noqa: E402
 from moderation.models import Comment  # noqa: E402
 from tests import factories  # noqa: E402
 from tests.conftest import form_tokens  # noqa: E402
-from tests.worker import Worker  # noqa: E402
+from tests.worker import Worker, drop_queue  # noqa: E402
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/"
 BROKERS = {
@@ -70,6 +70,7 @@ def measure(stack, comments):
             with app.app_context():
                 db.engine.dispose()
             drop()
+            drop_queue(broker_url, queue)
 
 
 def _one(app, i):

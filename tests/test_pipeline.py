@@ -4,8 +4,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-import redis
-from kombu import Connection
 
 from moderation.cli import cli
 from moderation.extensions import db
@@ -13,7 +11,7 @@ from moderation.models import Comment, SpamModelVersion, TrainingExample
 from tests import factories
 from tests.conftest import RUN_ID, build_app, comment_fields, csrf_token, empty_tables, form_tokens, sign_in
 from tests.services import RABBITMQ_URL, REDIS_URL, need
-from tests.worker import Worker, wait_for
+from tests.worker import Worker, drop_queue, wait_for
 
 pytestmark = pytest.mark.pipeline
 SAMPLE = str(Path(__file__).parent / "fixtures" / "spam_sample.csv")
@@ -31,17 +29,6 @@ def _broker_url(kind, tmp_path):
     return REDIS_URL if kind == "redis" else RABBITMQ_URL
 
 
-def _drop_queue(kind, queue):
-    if kind == "redis":
-        client = redis.Redis.from_url(REDIS_URL)
-        keys = [k for pattern in (f"*{queue}*",) for k in client.scan_iter(pattern)]
-        if keys:
-            client.delete(*keys)
-    elif kind == "rabbitmq":
-        with Connection(RABBITMQ_URL) as connection:
-            connection.default_channel.queue_delete(queue)
-
-
 def _start(request, tmp_path, stack_name, **settings):
     """An app and a worker subprocess sharing one database, one broker queue of this test's own, and `settings`."""
     database, broker = STACKS[stack_name]
@@ -53,7 +40,7 @@ def _start(request, tmp_path, stack_name, **settings):
     app = build_app(database_url, CELERY_BROKER_URL=broker_url, MODERATION_QUEUE=queue, **settings)
     env = {"DATABASE_URL": database_url, "CELERY_BROKER_URL": broker_url, "MODERATION_QUEUE": queue}
     worker = Worker({**env, **{key: str(value) for key, value in settings.items()}})
-    request.addfinalizer(lambda: (worker.stop(), _drop_queue(broker, queue), empty_tables(app)))
+    request.addfinalizer(lambda: (worker.stop(), drop_queue(broker_url, queue), empty_tables(app)))
     return app, worker
 
 

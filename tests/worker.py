@@ -6,6 +6,9 @@ import threading
 import time
 from pathlib import Path
 
+import redis
+from kombu import Connection
+
 ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 60
 
@@ -46,6 +49,19 @@ class Worker:
                 self.proc.kill()
                 self.proc.wait()
         self.proc.stdout.close()
+
+
+def drop_queue(broker_url, queue):
+    """Leave the broker as it was: the queue, its exchange and its bindings go (the embedded one is a temp file)."""
+    if broker_url.startswith("redis://"):
+        client = redis.Redis.from_url(broker_url)
+        keys = list(client.scan_iter(f"*{queue}*"))
+        if keys:
+            client.delete(*keys)
+    elif broker_url.startswith("amqp://"):
+        with Connection(broker_url) as connection:
+            connection.default_channel.queue_delete(queue)
+            connection.default_channel.exchange_delete(queue)
 
 
 def wait_for(predicate, timeout=30, every=0.05):
