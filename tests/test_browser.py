@@ -6,7 +6,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from moderation.extensions import db
-from moderation.models import Comment
+from moderation.models import Comment, Thread
 from tests import factories
 from tests.conftest import build_app, empty_tables
 from tests.services import CHROMIUM, need
@@ -80,3 +80,25 @@ def test_reader_posts_moderator_approves_visitor_reads(site, browser, tmp_path):
     assert visitor.get_by_text(body).is_visible()
     assert "awaiting moderation" not in visitor.content()
     assert "browser-reader@example.org" not in visitor.content()
+
+
+def test_a_moderator_works_the_queue_with_the_keyboard(site, browser):
+    app, base = site
+    with app.app_context():
+        thread = db.session.scalar(db.select(Thread))
+        for n in (1, 2):
+            factories.make_comment(thread, "held", body=f"Keyboard comment {n}.")
+    moderator = browser.new_page()
+    moderator.goto(f"{base}/moderation/login")
+    moderator.get_by_label("Username").fill("alice")
+    moderator.get_by_label("Password").fill(factories.PASSWORD)
+    moderator.get_by_role("button", name="Sign in").click()
+    moderator.get_by_text("Keyboard comment 1.").wait_for()
+    moderator.keyboard.press("j")
+    moderator.keyboard.press("j")
+    moderator.keyboard.press("s")
+    moderator.get_by_text("marked as spam.").wait_for()
+    moderator.keyboard.press("j")
+    moderator.keyboard.press("a")
+    moderator.get_by_text("approved.").wait_for()
+    assert (_state(app, "Keyboard comment 1."), _state(app, "Keyboard comment 2.")) == ("approved", "spam")
