@@ -68,10 +68,17 @@ def dense_features(text, author=""):
     ]
 
 
-WORDS = HashingVectorizer(preprocessor=normalise, ngram_range=(1, 2), n_features=N_FEATURES, alternate_sign=False, norm=None)
-CHARS = HashingVectorizer(preprocessor=normalise, analyzer="char_wb", ngram_range=(2, 5), n_features=N_FEATURES,
+# Both read text that `normalise` already prepared, once for the two of them.
+WORDS = HashingVectorizer(ngram_range=(1, 2), n_features=N_FEATURES, alternate_sign=False, norm=None)
+CHARS = HashingVectorizer(analyzer="char_wb", ngram_range=(2, 5), n_features=N_FEATURES,
                           alternate_sign=False, norm=None)
 WORD_ANALYZER = WORDS.build_analyzer()
+
+
+def hashed_counts(texts):
+    """(word counts, character counts): sparse rows of hashed n-gram counts, one row per text."""
+    prepared = [normalise(text) for text in texts]
+    return WORDS.transform(prepared), CHARS.transform(prepared)
 
 
 def token_column(token):
@@ -98,7 +105,7 @@ class SpamModel:
 
     def _matrix(self, texts, authors, counts=None):
         """The training matrix; `counts` are the texts' hashed (words, chars) when already at hand."""
-        word_counts, char_counts = counts or (WORDS.transform(texts), CHARS.transform(texts))
+        word_counts, char_counts = counts or hashed_counts(texts)
         dense = csr_matrix(np.array([dense_features(t, a) for t, a in zip(texts, authors)], dtype=np.float64))
         return hstack([_tfidf(word_counts, self.word_idf), _tfidf(char_counts, self.char_idf), dense]).tocsr()
 
@@ -106,14 +113,15 @@ class SpamModel:
         """Probability of spam for each text: the same sum as `_matrix(...) @ coef`, without building the matrix."""
         texts = list(texts)
         authors = list(authors) if authors is not None else [""] * len(texts)
-        z = _weighted_sum(WORDS.transform(texts), self.word_idf, self.coef[:N_FEATURES])
-        z += _weighted_sum(CHARS.transform(texts), self.char_idf, self.coef[N_FEATURES:2 * N_FEATURES])
+        word_counts, char_counts = hashed_counts(texts)
+        z = _weighted_sum(word_counts, self.word_idf, self.coef[:N_FEATURES])
+        z += _weighted_sum(char_counts, self.char_idf, self.coef[N_FEATURES:2 * N_FEATURES])
         z += np.array([dense_features(t, a) for t, a in zip(texts, authors)]) @ self.coef[2 * N_FEATURES:]
         return 1.0 / (1.0 + np.exp(-(z + self.intercept)))
 
     def explain(self, text, author="", top=3):
         """The strongest reasons towards spam in this text: readable words and the cheap features."""
-        counts = Counter(WORD_ANALYZER(text))
+        counts = Counter(WORD_ANALYZER(normalise(text)))
         weights = {token: (1 + math.log(n)) * self.word_idf[token_column(token)] for token, n in counts.items()}
         norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
         signals = {}
@@ -184,7 +192,7 @@ def train(texts, labels, authors=None, weights=None):
     if len(set(labels)) < 2:
         raise ValueError("training needs both spam and not-spam examples")
     authors = list(authors) if authors is not None else [""] * len(texts)
-    counts = WORDS.transform(texts), CHARS.transform(texts)
+    counts = hashed_counts(texts)
     model = SpamModel(_idf(counts[0]), _idf(counts[1]), np.zeros(2 * N_FEATURES + len(DENSE)), 0.0)
     matrix = model._matrix(texts, authors, counts)
     fitted = LogisticRegression(C=C, tol=TOLERANCE, max_iter=3000, solver=SOLVER).fit(matrix, labels, sample_weight=weights)
