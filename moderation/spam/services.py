@@ -56,7 +56,8 @@ def check_comment(comment_id):
     if akismet_check.enabled():
         finding, comment.akismet_payload = akismet_check.check(comment)
         findings.append(finding)
-    trusted = is_trusted(comment)
+    # Only MODERATION_AUTO_APPROVE=trusted asks; the query is not worth making otherwise.
+    trusted = current_app.config["MODERATION_AUTO_APPROVE"] == "trusted" and is_trusted(comment)
     score = max((f.score for f in findings if f.verdict != "hold"), default=0.0)
     to_state = verdict_state(findings, score, limits, trusted)
     reasons = [f.reason for f in findings]
