@@ -31,6 +31,11 @@ class CommentsClosed(CommentRefused):
     status = 403
 
 
+def list_threads():
+    """Every article, newest first, for the home page."""
+    return db.session.scalars(sa.select(Thread).order_by(Thread.created_at.desc())).all()
+
+
 def get_thread(key):
     return db.session.scalar(sa.select(Thread).where(Thread.key == key))
 

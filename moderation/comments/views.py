@@ -1,8 +1,7 @@
 """The reader's pages: the list of threads and an article's comments with the "Leave a Reply" form."""
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 
-from ..extensions import db, limiter
-from ..models import Thread
+from ..extensions import limiter
 from . import reader, services
 from .forms import CommentForm, opened_stamp
 
@@ -15,15 +14,14 @@ def _post_limit():
 
 @bp.get("/")
 def index():
-    threads = db.session.scalars(db.select(Thread).order_by(Thread.created_at.desc())).all()
-    return render_template("comments/index.html", threads=threads)
+    return render_template("comments/index.html", threads=services.list_threads())
 
 
 @bp.get("/threads/<key>")
 def thread(key):
     thread = services.get_thread(key) or abort(404)
-    form = CommentForm(data=reader.saved_details())
-    form.remember.data = bool(reader.saved_details())
+    saved = reader.saved_details()
+    form = CommentForm(data={**saved, "remember": bool(saved)})
     return _page(thread, form)
 
 
