@@ -9,13 +9,23 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from config import ConfigError
+
 from . import create_app
 from .comments import services as comments
 from .review import services as review
 from .supervise import run_children
 
 
-@click.group(cls=FlaskGroup, create_app=create_app)
+def _create_app():
+    """The app, or one sentence naming the setting that is missing or wrong (no traceback)."""
+    try:
+        return create_app()
+    except ConfigError as error:
+        raise click.ClickException(str(error)) from None
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app)
 def cli():
     """Comment moderation: run `moderation db upgrade`, then `moderation serve`."""
 

@@ -52,3 +52,11 @@ def test_db_upgrade_creates_the_schema_on_a_fresh_sqlite_file(tmp_path):
     assert done.returncode == 0, done.stderr
     tables = sa.inspect(sa.create_engine(env["DATABASE_URL"])).get_table_names()
     assert {"threads", "comments", "moderators", "audit_events", "alembic_version"} <= set(tables)
+
+
+def test_a_missing_production_secret_is_one_sentence_not_a_traceback(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key != "SECRET_KEY"}
+    env.update(MODERATION_ENV="production", DATABASE_URL=f"sqlite:///{tmp_path / 'prod.sqlite3'}")
+    done = subprocess.run([sys.executable, "-m", "moderation.cli", "db", "upgrade"], env=env, capture_output=True, text=True)
+    assert done.returncode != 0
+    assert "SECRET_KEY is not set" in done.stderr and "Traceback" not in done.stderr
