@@ -47,7 +47,7 @@ def cross_video(app, videos):
             model = train(*zip(*train_rows))
             threshold = app.config["MODERATION_SPAM_THRESHOLD"]
             for mode in rows:
-                scores = (evaluation.offline_scores(model, texts, authors) if mode == "offline" else
+                scores = (model.scores(texts, authors) if mode == "offline" else
                           evaluation.online_scores(model, texts, labels, authors, app.config["MODERATION_DECISION_WEIGHT"]))
                 result = evaluation.report(labels, scores, threshold)
                 rows[mode].append(result)

@@ -148,7 +148,7 @@ def spam_evaluate(csv_path, online, batch):
         weight = current_app.config["MODERATION_DECISION_WEIGHT"]
         scores = evaluation.online_scores(model, texts, labels, authors, weight, batch)
     else:
-        scores = evaluation.offline_scores(model, texts, authors)
+        scores = model.scores(texts, authors)
     result = evaluation.report(labels, scores, settings.current()["spam_threshold"])
     result.update(model=model.info.get("version"), online=online)
     click.echo(json.dumps(result))

@@ -1,6 +1,5 @@
 """The optional Akismet check, through akismet's own TestSyncClient (no network)."""
 import akismet
-import pytest
 
 from moderation.extensions import db
 from moderation.models import Comment

@@ -5,7 +5,7 @@ import time
 from moderation.extensions import db
 from moderation.models import Comment
 from tests import factories
-from tests.conftest import csrf_token, form_tokens
+from tests.conftest import form_tokens
 
 
 def _page(client, key="first-article"):

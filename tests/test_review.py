@@ -82,7 +82,7 @@ def test_bulk_decides_many_at_once_and_reports_what_it_skipped(signed_in, thread
     response = signed_in.post("/moderation/comments/bulk", data={"csrf_token": token, "action": "approve", "ids": ids},
                               follow_redirects=True)
     html = response.get_data(as_text=True)
-    assert "3 comments approved." in html and f"1 skipped" in html
+    assert "3 comments approved." in html and "1 skipped" in html
     assert [_state(c.id) for c in held] == ["approved"] * 3
 
 

@@ -27,10 +27,6 @@ def report(labels, scores, spam_threshold):
     }
 
 
-def offline_scores(model, texts, authors):
-    return model.scores(texts, authors)
-
-
 def online_scores(model, texts, labels, authors, decision_weight, batch=ONLINE_BATCH):
     """Score a batch, then learn its labels with a decision's weight, then the next batch, and so on.
 
