@@ -1,5 +1,6 @@
 """The learned model: safe storage, sensible scores, readable reasons, and the figures `evaluate` prints."""
 import io
+import time
 from pathlib import Path
 
 import numpy as np
@@ -8,10 +9,16 @@ from sklearn.feature_extraction.text import HashingVectorizer
 
 from moderation.spam import evaluation
 from moderation.spam.learning import read_examples
-from moderation.spam.model import N_FEATURES, SpamModel, token_column, train
+from moderation.spam.model import N_FEATURES, TEXT_LIMIT, SpamModel, normalise, token_column, train
 from moderation.spam.store import seed_model
 
 SAMPLE = Path(__file__).parent / "fixtures" / "spam_sample.csv"
+# One comment of 9,965 characters like this kept a worker busy for 156 s: the link pattern backtracked in cubic time.
+ANCHORS = ('<a ' + 'href="') * 1107 + "x>"
+# 2.5 s in the bare-address pattern, which tried every hyphen as the start of an address again.
+HYPHENS = "a-" * 5000
+SMALL_SET = ["Subscribe to my channel http://promo.example.com", "Lovely chorus, I sing it all day",
+             "free gift cards at www.gifts.example.net", "I saw them live last summer"]
 
 
 @pytest.fixture(scope="module")
@@ -71,3 +78,31 @@ def test_fast_scoring_equals_the_training_matrix(sample_model):
     texts = ["subscribe to my channel http://promo.example.com", "", "The harmony is wonderful!!"]
     z = sample_model._matrix(texts, ["", "", "Name 123"]) @ sample_model.coef + sample_model.intercept
     assert np.allclose(sample_model.scores(texts, ["", "", "Name 123"]), 1 / (1 + np.exp(-z)))
+
+
+def _seconds(call, *args):
+    started = time.perf_counter()
+    call(*args)
+    return time.perf_counter() - started
+
+
+@pytest.mark.parametrize("text", [ANCHORS, HYPHENS], ids=["anchors", "hyphens"])
+def test_a_comment_built_to_backtrack_is_read_in_linear_time(text):
+    """A guard against quadratic and cubic time, not a benchmark: the old patterns took seconds to minutes."""
+    model = seed_model()
+    assert _seconds(model.scores, [text], [text]) < 1
+    assert _seconds(model.explain, text, text) < 1
+    assert _seconds(train, SMALL_SET + [text], [1, 0, 1, 0, 1]) < 1
+
+
+@pytest.mark.parametrize("text", ["see http://[ my page", "http://[::1"])
+def test_an_address_urlsplit_refuses_is_still_read_as_a_link(text):
+    model = seed_model()
+    assert 0 <= model.scores([text], [text])[0] <= 1
+    assert isinstance(model.explain(text, text), list)
+    assert "linktoken site_ " in normalise(text)
+    train(SMALL_SET + [text], [1, 0, 1, 0, 1], authors=[""] * 4 + [text])
+
+
+def test_the_model_reads_the_first_text_limit_characters():
+    assert normalise("a" * TEXT_LIMIT + " casino http://spam.example.com") == normalise("a" * TEXT_LIMIT)

@@ -8,12 +8,14 @@ import html
 import io
 import math
 import re
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 import numpy as np
 from scipy.sparse import csr_matrix, hstack
+from scipy.special import expit
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS, HashingVectorizer, TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import murmurhash3_32
@@ -24,39 +26,121 @@ C = 100.0
 TOLERANCE = 1e-4
 # liblinear's primal solver: three times faster than lbfgs on these wide, sparse matrices, and as good.
 SOLVER = "liblinear"
-URL = re.compile(r"(https?://[^\s<>\"]+|www\.[^\s<>\"]+|\b[\w-]+\.(?:com|net|org|info|biz|ly|me|tv|co|us|pl|tk|ru|io)\b[^\s<>\"]*)", re.I)
-ANCHOR = re.compile(r"<a\s[^>]*href=\"([^\"]*)\"[^>]*>(.*?)</a>", re.I | re.S)
+# The comment form's limit (comments/forms.py BODY_MAX): a posted comment is read whole, while an
+# imported, API or mail-corpus text longer than any comment costs no more than one.
+TEXT_LIMIT = 10_000
+# A bare address is tried once per run of word characters and hyphens, from its start, with any
+# leading hyphens kept aside: `\b[\w-]+\.` tried again from every hyphen made "a-a-a-..." quadratic.
+URL = re.compile(r"https?://[^\s<>\"]+|www\.[^\s<>\"]+|(?<![\w-])(?P<hyphens>-*+)"
+                 r"[\w-]++\.(?:com|net|org|info|biz|ly|me|tv|co|us|pl|tk|ru|io)\b[^\s<>\"]*", re.I)
+ANCHOR_START = re.compile(r"<a\s", re.I)
+HREF = re.compile(r'href="', re.I)
+ANCHOR_END = re.compile(r"</a>", re.I)
+TAG = re.compile(r"<[^>]+>")
 BREAK = re.compile(r"<br\s*/?>", re.I)
+SURROGATE = re.compile("[\ud800-\udfff]")
 # Names of the cheap features, as a moderator reads them in a reason.
 DENSE = ("a link", "several links", "length", "many capitals", "many digits", "repeated !!/??", "digits in the name", "a web address as the name")
 
 
 def clean(text):
-    """What a person would read: entities decoded, line breaks kept, a link's target kept."""
-    text = html.unescape(str(text)).replace("\ufeff", "").replace("\xa0", " ")
-    text = BREAK.sub("\n", text)
-    return ANCHOR.sub(_anchor_text, text)
+    """What a person would read in the first TEXT_LIMIT characters: entities decoded, breaks and link targets kept."""
+    # A lone surrogate (JSON may carry one) cannot be hashed as UTF-8.
+    text = SURROGATE.sub("\ufffd", str(text)[:TEXT_LIMIT])
+    text = html.unescape(text).replace("\ufeff", "").replace("\xa0", " ")
+    return _replace_anchors(BREAK.sub("\n", text))
 
 
-def _anchor_text(match):
+def _replace_anchors(text):
+    """Each link tag replaced by `_anchor_text`, exactly as the pattern below did, in O(n log n).
+
+    `<a\\s[^>]*href="([^"]*)"[^>]*>(.*?)</a>` (re.I | re.S) backtracked from every `<a ` into every
+    `href="` and on to the end: cubic time. It matched from a tag start p the last `href="` at i before
+    the first `>` after p, whose value ends at the next `"` (h), the tag at the next `>` (e), the text
+    at the next `</a>` (c). Such an h, e and c exist exactly when i + 6 <= the last `"` before the last
+    `>` before the last `</a>`, so each step is a binary search in a list of positions built once.
+    """
+    starts = [m.start() for m in ANCHOR_START.finditer(text)]
+    ends = [m.start() for m in ANCHOR_END.finditer(text)]
+    if not starts or not ends:
+        return text
+    hrefs = [m.start() for m in HREF.finditer(text)]
+    quotes, closes = _positions(text, '"'), _positions(text, ">")
+    last_close = _before(closes, ends[-1])
+    last_quote = _before(quotes, last_close) if last_close is not None else None
+    if last_quote is None:
+        return text
+    pieces, done = [], 0
+    for start in starts:
+        if start < done:  # inside the link just replaced
+            continue
+        tag = _last_href(hrefs, start + 3, min(_after(closes, start + 3, len(text)), last_quote - 5))
+        if tag is None:
+            continue
+        quote = _after(quotes, tag + 6)
+        close = _after(closes, quote + 1)
+        end = _after(ends, close + 1)
+        pieces += [text[done:start], _anchor_text(text[tag + 6:quote], text[close + 1:end])]
+        done = end + 4
+    return "".join(pieces) + text[done:]
+
+
+def _positions(text, char):
+    return [m.start() for m in re.finditer(re.escape(char), text)]
+
+
+def _after(positions, at, default=None):
+    """The first position at or after `at`."""
+    index = bisect_left(positions, at)
+    return positions[index] if index < len(positions) else default
+
+
+def _before(positions, at):
+    """The last position before `at`."""
+    index = bisect_left(positions, at)
+    return positions[index - 1] if index else None
+
+
+def _last_href(hrefs, first, stop):
+    """The last `href="` starting in [first, stop)."""
+    index = bisect_left(hrefs, stop)
+    return hrefs[index - 1] if index and hrefs[index - 1] >= first else None
+
+
+def _anchor_text(href, shown):
     """What the commenter wrote: a platform turns "2:19" or "#tag" into a link, a pasted address stays one."""
-    href, shown = match.group(1), re.sub(r"<[^>]+>", "", match.group(2)).strip()
+    shown = _without_tags(shown).strip()
     return f" {href} " if not shown or URL.search(shown) else f" {shown} "
 
 
+def _without_tags(text):
+    """`TAG.sub("", text)`, kept off the part after the last `>`, where it would rescan to the end from every `<`."""
+    end = text.rfind(">") + 1
+    return TAG.sub("", text[:end]) + text[end:]
+
+
 def _domain(url):
-    host = urlsplit(url if "://" in url else "http://" + url).hostname or ""
+    try:
+        host = urlsplit(url if "://" in url else "http://" + url).hostname or ""
+    except ValueError:  # "http://[" and other hosts urlsplit refuses: a link all the same, to no known site
+        host = ""
     return ".".join(host.split(".")[-2:]).replace(".", "_").replace("-", "_")
+
+
+def _link_token(match):
+    """The link's token and site; hyphens the pattern took before a bare address stay text, as they were."""
+    hyphens = match.group("hyphens") or ""
+    return f"{hyphens} linktoken site_{_domain(match.group(0)[len(hyphens):])} "
 
 
 def normalise(text):
     """Links become a token and their domain; digits fold together; everything lower case."""
-    text = URL.sub(lambda m: f" linktoken site_{_domain(m.group(0))} ", clean(text))
+    text = URL.sub(_link_token, clean(text))
     return re.sub(r"\d", "0", text).lower()
 
 
 def dense_features(text, author=""):
-    text, author = clean(text), str(author or "")
+    text, author = clean(text), str(author or "")[:TEXT_LIMIT]
     links = len(URL.findall(text))
     letters = [c for c in text if c.isalpha()]
     capitals = sum(c.isupper() for c in letters) / max(len(letters), 1)
@@ -117,7 +201,7 @@ class SpamModel:
         z = _weighted_sum(word_counts, self.word_idf, self.coef[:N_FEATURES])
         z += _weighted_sum(char_counts, self.char_idf, self.coef[N_FEATURES:2 * N_FEATURES])
         z += np.array([dense_features(t, a) for t, a in zip(texts, authors)]) @ self.coef[2 * N_FEATURES:]
-        return 1.0 / (1.0 + np.exp(-(z + self.intercept)))
+        return expit(z + self.intercept)
 
     def explain(self, text, author="", top=3):
         """The strongest reasons towards spam in this text: readable words and the cheap features."""
