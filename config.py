@@ -1,7 +1,11 @@
 """Configuration classes, read from the environment once, when the app factory asks."""
+import base64
+import binascii
 import os
 import secrets
 from pathlib import Path
+
+from limits import parse_many
 
 AUTO_APPROVE_CHOICES = ("never", "trusted", "clean")
 # "sync" talks to Akismet; the test clients answer without the network (spam or not spam), for tests and demos.
@@ -46,13 +50,65 @@ def database_url(raw):
     return raw
 
 
-def _secret_key_file(instance_path):
-    path = Path(instance_path) / "secret_key"
+def private_folder(path):
+    """Create the instance folder readable by its owner only (it holds keys and, on SQLite, the data)."""
+    path = Path(path)
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return path
+
+
+def _generated_file(instance_path, name, make):
+    """A secret generated once into the instance folder (development), private to its owner."""
+    path = private_folder(instance_path) / name
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_urlsafe(48))
-        path.chmod(0o600)
+        path.touch(mode=0o600)
+        path.write_text(make())
     return path.read_text().strip()
+
+
+def _secret_key_file(instance_path):
+    return _generated_file(instance_path, "secret_key", lambda: secrets.token_urlsafe(48))
+
+
+def new_data_key():
+    """A fresh key for MODERATION_DATA_KEY: 32 random bytes, URL-safe base64."""
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+
+
+def _data_key_file(instance_path):
+    return _generated_file(instance_path, "data_key", new_data_key)
+
+
+def data_keys(raw, name="MODERATION_DATA_KEY"):
+    """The keys in a MODERATION_DATA_KEY value: comma- or newline-separated, the first one encrypts."""
+    keys = [part.strip() for part in raw.replace("\n", ",").split(",") if part.strip()]
+    if not keys:
+        raise ConfigError(f"{name} is empty.")
+    for key in keys:
+        try:
+            ok = len(base64.urlsafe_b64decode(key.encode())) == 32
+        except (ValueError, binascii.Error):
+            ok = False
+        if not ok:
+            raise ConfigError(f"{name} must hold keys of 32 random bytes in URL-safe base64, "
+                              "as `moderation keys generate` prints them.")
+    return tuple(keys)
+
+
+def _rate(environ, name, default):
+    raw = environ.get(name) or default
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a rate such as '10 per minute', not {raw!r}.") from None
+    return raw
+
+
+def instance_path(environ=None):
+    """Where the instance folder is: MODERATION_INSTANCE_PATH, or Flask's default when unset (None)."""
+    environ = os.environ if environ is None else environ
+    chosen = environ.get("MODERATION_INSTANCE_PATH")
+    return str(Path(chosen).expanduser().resolve()) if chosen else None
 
 
 class Config:
@@ -60,12 +116,19 @@ class Config:
 
     name = "base"
     SQLALCHEMY_TRACK_MODIFICATIONS = False
+    # A failed statement's parameters (a commenter's email among them) never reach an error message or a log.
+    SQLALCHEMY_ENGINE_OPTIONS = {"hide_parameters": True}
+    # A comment is at most 10,000 characters: even in a 4-byte script, percent-encoded by the browser, it fits.
+    MAX_CONTENT_LENGTH = 160 * 1024
     WTF_CSRF_TIME_LIMIT = 3600 * 4
     MODERATION_AUTO_APPROVE = "never"
     MODERATION_FLOOD_INTERVAL = 15
     MODERATION_SWEEP_AFTER = 120
     MODERATION_SWEEP_EVERY = 60
     MODERATION_CHECK_ATTEMPTS = 3
+    # Seconds a check may run before it is stopped and the comment held (the hard limit is 10 s later).
+    MODERATION_CHECK_TIME_LIMIT = 30
+    MODERATION_TRAIN_TIME_LIMIT = 600
     MODERATION_QUEUE = "moderation"
     MODERATION_LINK_LIMIT = 2
     MODERATION_BLOCKED_WORDS = ()
@@ -82,49 +145,44 @@ class Config:
     MODERATION_AKISMET_TIMEOUT = 3.0
     MODERATION_PAGE_SIZE = 50
     MODERATION_PROXY_HOPS = 0
+    MODERATION_RETAIN_DAYS = 30
+    MODERATION_SESSION_DAYS = 7
+    MODERATION_GRAVATAR = False
     RATELIMIT_ENABLED = True
-    RATELIMIT_STORAGE_URI = "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     MODERATION_POST_LIMIT = "20 per minute"
     MODERATION_LOGIN_LIMIT = "10 per minute"
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
-    REMEMBER_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = False
+    # Strict-Transport-Security on every answer: production only (it pins browsers to HTTPS for a year).
+    MODERATION_HSTS = False
 
     @classmethod
     def from_environ(cls, environ, instance_path):
         """Return the settings as a dict: class defaults, then the environment."""
         settings = {key: getattr(cls, key) for key in dir(cls) if key.isupper()}
         instance = Path(instance_path)
-        settings["SQLALCHEMY_DATABASE_URI"] = database_url(
-            environ.get("DATABASE_URL") or f"sqlite:///{instance / 'moderation.sqlite3'}"
-        )
-        settings["CELERY_BROKER_URL"] = (
-            environ.get("CELERY_BROKER_URL") or f"sqla+sqlite:///{instance / 'broker.sqlite3'}"
-        )
+        settings.update(_stores(environ, instance))
         settings["SECRET_KEY"] = environ.get("SECRET_KEY") or cls.default_secret_key(instance)
-        auto = environ.get("MODERATION_AUTO_APPROVE") or cls.MODERATION_AUTO_APPROVE
-        if auto not in AUTO_APPROVE_CHOICES:
-            raise ConfigError(
-                f"MODERATION_AUTO_APPROVE must be one of {', '.join(AUTO_APPROVE_CHOICES)}, not {auto!r}."
-            )
-        settings["MODERATION_AUTO_APPROVE"] = auto
-        for name in ("MODERATION_FLOOD_INTERVAL", "MODERATION_SWEEP_AFTER", "MODERATION_SWEEP_EVERY", "MODERATION_PROXY_HOPS"):
+        settings["MODERATION_DATA_KEYS"] = data_keys(environ.get("MODERATION_DATA_KEY") or cls.default_data_key(instance))
+        # `moderation keys rotate` may rewrite the development key file; keys from the environment are the operator's.
+        settings["MODERATION_DATA_KEY_FILE"] = None if environ.get("MODERATION_DATA_KEY") else cls.data_key_file(instance)
+        settings["MODERATION_AUTO_APPROVE"] = _choice(environ, "MODERATION_AUTO_APPROVE", AUTO_APPROVE_CHOICES,
+                                                      cls.MODERATION_AUTO_APPROVE)
+        settings["MODERATION_AKISMET_CLIENT"] = _choice(environ, "MODERATION_AKISMET_CLIENT", AKISMET_CLIENTS,
+                                                        cls.MODERATION_AKISMET_CLIENT)
+        for name in INTEGERS:
             settings[name] = _number(environ, name, settings[name])
-        settings["RATELIMIT_ENABLED"] = _flag(environ, "RATELIMIT_ENABLED", cls.RATELIMIT_ENABLED)
-        settings["RATELIMIT_STORAGE_URI"] = environ.get("RATELIMIT_STORAGE_URI") or cls.RATELIMIT_STORAGE_URI
-        settings["MODERATION_QUEUE"] = environ.get("MODERATION_QUEUE") or cls.MODERATION_QUEUE
-        for name in ("MODERATION_SPAM_THRESHOLD", "MODERATION_CLEAN_THRESHOLD", "MODERATION_MIN_FORM_SECONDS",
-                     "MODERATION_AKISMET_TIMEOUT", "MODERATION_DECISION_WEIGHT"):
+        for name in FLOATS:
             settings[name] = _number(environ, name, settings[name], float)
-        for name in ("MODERATION_LINK_LIMIT", "MODERATION_FORM_MAX_AGE", "MODERATION_MIN_TRAINING_EXAMPLES"):
-            settings[name] = _number(environ, name, settings[name])
+        for name in FLAGS:
+            settings[name] = _flag(environ, name, settings[name])
+        for name in ("MODERATION_POST_LIMIT", "MODERATION_LOGIN_LIMIT"):
+            settings[name] = _rate(environ, name, settings[name])
+        settings["MODERATION_QUEUE"] = environ.get("MODERATION_QUEUE") or cls.MODERATION_QUEUE
         for name in ("MODERATION_AKISMET_KEY", "MODERATION_AKISMET_URL"):
             settings[name] = environ.get(name) or None
-        client = environ.get("MODERATION_AKISMET_CLIENT") or cls.MODERATION_AKISMET_CLIENT
-        if client not in AKISMET_CLIENTS:
-            raise ConfigError(f"MODERATION_AKISMET_CLIENT must be one of {', '.join(AKISMET_CLIENTS)}, not {client!r}.")
-        settings["MODERATION_AKISMET_CLIENT"] = client
         if settings["MODERATION_AKISMET_KEY"] and not settings["MODERATION_AKISMET_URL"]:
             raise ConfigError("MODERATION_AKISMET_URL is not set: Akismet needs the address of the site its key belongs to.")
         for name in ("MODERATION_BLOCKED_WORDS", "MODERATION_HOLD_WORDS"):
@@ -136,9 +194,45 @@ class Config:
     def default_secret_key(cls, instance):
         return _secret_key_file(instance)
 
+    @classmethod
+    def default_data_key(cls, instance):
+        return _data_key_file(instance)
+
+    @classmethod
+    def data_key_file(cls, instance):
+        return str(instance / "data_key")
+
+
+INTEGERS = ("MODERATION_FLOOD_INTERVAL", "MODERATION_SWEEP_AFTER", "MODERATION_SWEEP_EVERY", "MODERATION_PROXY_HOPS",
+            "MODERATION_LINK_LIMIT", "MODERATION_FORM_MAX_AGE", "MODERATION_MIN_TRAINING_EXAMPLES",
+            "MODERATION_RETAIN_DAYS", "MODERATION_SESSION_DAYS", "MODERATION_CHECK_TIME_LIMIT",
+            "MODERATION_TRAIN_TIME_LIMIT")
+FLOATS = ("MODERATION_SPAM_THRESHOLD", "MODERATION_CLEAN_THRESHOLD", "MODERATION_MIN_FORM_SECONDS",
+          "MODERATION_AKISMET_TIMEOUT", "MODERATION_DECISION_WEIGHT")
+FLAGS = ("RATELIMIT_ENABLED", "MODERATION_GRAVATAR")
+
+
+def _stores(environ, instance):
+    """Database, broker and rate-limit counters: embedded files by default, shared servers in production."""
+    broker = environ.get("CELERY_BROKER_URL") or f"sqla+sqlite:///{instance / 'broker.sqlite3'}"
+    # Counters must be shared by every web process: Redis when the broker is Redis; one process's memory otherwise.
+    shared = broker if broker.startswith(("redis://", "rediss://")) else "memory://"
+    return {
+        "SQLALCHEMY_DATABASE_URI": database_url(environ.get("DATABASE_URL") or f"sqlite:///{instance / 'moderation.sqlite3'}"),
+        "CELERY_BROKER_URL": broker,
+        "RATELIMIT_STORAGE_URI": environ.get("RATELIMIT_STORAGE_URI") or shared,
+    }
+
+
+def _choice(environ, name, choices, default):
+    value = environ.get(name) or default
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {value!r}.")
+    return value
+
 
 class DevelopmentConfig(Config):
-    """One machine, SQLite, a secret key generated once into the instance folder."""
+    """One machine, SQLite, a secret key and a data key generated once into the instance folder."""
 
     name = "development"
 
@@ -148,7 +242,7 @@ class ProductionConfig(Config):
 
     name = "production"
     SESSION_COOKIE_SECURE = True
-    REMEMBER_COOKIE_SECURE = True
+    MODERATION_HSTS = True
 
     @classmethod
     def default_secret_key(cls, instance):
@@ -156,16 +250,32 @@ class ProductionConfig(Config):
             "SECRET_KEY is not set: production needs a long random SECRET_KEY in the environment."
         )
 
+    @classmethod
+    def default_data_key(cls, instance):
+        raise ConfigError(
+            "MODERATION_DATA_KEY is not set: production needs the key that encrypts personal data "
+            "(`moderation keys generate` prints a new one; keep it as safe as the database's backups)."
+        )
+
 
 class TestingConfig(Config):
-    """Used by the test suite: a fixed secret key and nothing written to the instance folder."""
+    """Used by the test suite: fixed keys and nothing written to the instance folder."""
 
     name = "testing"
     TESTING = True
+    TEST_DATA_KEY = base64.urlsafe_b64encode(b"testing-only-data-key-32-bytes!!").decode()
 
     @classmethod
     def default_secret_key(cls, instance):
         return "testing-only-secret-key"
+
+    @classmethod
+    def default_data_key(cls, instance):
+        return cls.TEST_DATA_KEY
+
+    @classmethod
+    def data_key_file(cls, instance):
+        return None
 
 
 CONFIGS = {c.name: c for c in (DevelopmentConfig, ProductionConfig, TestingConfig)}

@@ -6,8 +6,10 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
 
-from . import errors, text
+from . import errors, ids, security, text
 from .extensions import db, limiter, login_manager, migrate
+from .privacy import crypto
+from .privacy import views as privacy_views
 from .queue import celery_init_app
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -22,20 +24,24 @@ def templates_dir():
 
 def create_app(config=None):
     """Wire configuration, extensions, blueprints, error handlers, CLI and Celery."""
-    app = Flask(__name__, template_folder=str(templates_dir()))
+    app = Flask(__name__, template_folder=str(templates_dir()), instance_path=settings.instance_path())
     app.config.from_mapping(settings.load(instance_path=app.instance_path))
     app.config.from_mapping(config or {})
     if app.config["MODERATION_PROXY_HOPS"]:
         hops = app.config["MODERATION_PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
+    crypto.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     login_manager.init_app(app)
     limiter.init_app(app)
     celery_init_app(app)
+    app.url_map.converters["id"] = ids.IdConverter
     register_blueprints(app)
     errors.register(app)
+    security.register(app)
     text.register(app)
+    privacy_views.register(app)
     return app
 
 
@@ -43,9 +49,11 @@ def register_blueprints(app):
     from .api.views import bp as api_bp
     from .comments.views import bp as comments_bp
     from .health import bp as health_bp
+    from .privacy.views import bp as avatars_bp
     from .review.views import bp as review_bp
 
     app.register_blueprint(comments_bp)
     app.register_blueprint(review_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(avatars_bp)

@@ -9,12 +9,14 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from config import ConfigError
+from config import ConfigError, new_data_key, private_folder
 
 from . import create_app
 from .comments import services as comments
 from .review import services as review
 from .supervise import run_children
+
+WEB_THREADS = 8
 
 
 def _create_app():
@@ -33,19 +35,35 @@ def cli():
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
-@click.option("--web-workers", default=2, show_default=True, help="gunicorn worker processes")
+@click.option("--threads", default=WEB_THREADS, show_default=True, help="web threads answering requests")
 @click.option("--concurrency", default=2, show_default=True, help="Celery worker processes")
 @with_appcontext
-def serve(host, port, web_workers, concurrency):
+def serve(host, port, threads, concurrency):
     """Web server, a Celery worker and the scheduler, in the foreground; Ctrl-C stops all three."""
+    private_folder(current_app.instance_path)
     python = sys.executable
     children = {
-        "web": [python, "-m", "gunicorn", "--bind", f"{host}:{port}", "--workers", str(web_workers), "moderation:create_app()"],
+        "web": [python, "-m", "moderation.cli", "web", "--host", host, "--port", str(port), "--threads", str(threads)],
         "worker": [python, "-m", "celery", "-A", "workers", "worker", "--loglevel", "INFO", "--concurrency", str(concurrency)],
         "scheduler": [python, "-m", "celery", "-A", "workers", "beat", "--loglevel", "INFO"],
     }
     click.echo(f"Serving on http://{host}:{port}/ with a Celery worker and the scheduler. Ctrl-C stops all.")
     sys.exit(run_children(children))
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=5000, show_default=True)
+@click.option("--threads", default=WEB_THREADS, show_default=True, help="threads answering requests")
+@with_appcontext
+def web(host, port, threads):
+    """The web app alone, on waitress: it reads whole requests before a thread sees them, so slow clients
+    cannot tie the threads up (put a buffering proxy in front for TLS in production)."""
+    from waitress import serve as waitress_serve
+
+    app = current_app._get_current_object()
+    waitress_serve(app, host=host, port=port, threads=threads, ident="moderation", connection_limit=1000,
+                   channel_timeout=30, clear_untrusted_proxy_headers=not app.config["MODERATION_PROXY_HOPS"])
 
 
 @cli.group()
@@ -75,6 +93,21 @@ def create_moderator(name, admin):
     click.echo(f"Moderator {name!r} created{' (administrator)' if admin else ''}.")
 
 
+@moderators.command("password")
+@click.argument("name")
+@with_appcontext
+def moderator_password(name):
+    """Set a moderator's password (read from standard input); every sign-in of theirs ends."""
+    moderator = review.find_moderator(name)
+    if moderator is None:
+        raise click.ClickException(f"There is no moderator named {name!r}.")
+    try:
+        review.change_password(moderator, _read_password())
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Password of {name!r} changed; every browser signed in as {name!r} has been signed out.")
+
+
 @cli.group()
 def threads():
     """Manage the articles that take comments."""
@@ -87,7 +120,10 @@ def threads():
 @with_appcontext
 def create_thread(key, title, url):
     """Register an article under KEY (or update its title and url)."""
-    thread = comments.create_thread(key, title, url)
+    try:
+        thread = comments.create_thread(key, title, url)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
     click.echo(f"Thread {thread.key!r} ready at /threads/{thread.key}")
 
 
@@ -164,6 +200,76 @@ def spam_retrain():
     if version is None:
         raise click.ClickException("no model trained: the stored examples need both spam and not-spam ones")
     click.echo(f"Spam model version {version.id} trained on {version.examples} examples ({version.spam_examples} spam).")
+
+
+@cli.group()
+def privacy():
+    """Personal-data requests: export or erase everything stored about one email address."""
+
+
+@privacy.command("export")
+@click.argument("email")
+@with_appcontext
+def privacy_export(email):
+    """Print one JSON document: every comment of EMAIL with its personal data, and their histories."""
+    from .privacy.services import export_person
+
+    click.echo(json.dumps(export_person(email), indent=2, ensure_ascii=False))
+
+
+@privacy.command("erase")
+@click.argument("email")
+@click.option("--with-text", is_flag=True, help="remove the comments' text too")
+@with_appcontext
+def privacy_erase(email, with_text):
+    """Remove EMAIL's address, name, website, IP and user agent from every comment (recorded, without them)."""
+    from .privacy.services import erase_person
+
+    ids = erase_person(email, with_text=with_text)
+    what = "personal data and text" if with_text else "personal data"
+    click.echo(f"Erased the {what} of {len(ids)} comment{'s' if len(ids) != 1 else ''}"
+               + (f": {', '.join(map(str, ids))}." if ids else "."))
+
+
+@cli.group()
+def keys():
+    """The data key that encrypts personal data at rest."""
+
+
+@keys.command("generate")
+def keys_generate():
+    """Print a new random key for MODERATION_DATA_KEY."""
+    click.echo(new_data_key())
+
+
+@keys.command("rotate")
+@with_appcontext
+def keys_rotate():
+    """Re-encrypt every stored email (and IP, user agent, referrer) under a new key."""
+    from .privacy import services as privacy_services
+
+    app = current_app._get_current_object()
+    key_file, keys_now = app.config["MODERATION_DATA_KEY_FILE"], app.config["MODERATION_DATA_KEYS"]
+    if key_file is None and len(keys_now) < 2:
+        raise click.ClickException(
+            "MODERATION_DATA_KEY holds one key. Put a new one first, then the old one: "
+            "MODERATION_DATA_KEY=NEW,OLD (`moderation keys generate` prints a key), and run this again; "
+            "when it has finished, remove OLD.")
+    if key_file is not None:
+        keys_now = (new_data_key(), *keys_now)
+        _write_keys(key_file, keys_now)
+        privacy_services.use_keys(app, keys_now)
+    done = privacy_services.rotate_keys()
+    if key_file is not None:
+        _write_keys(key_file, keys_now[:1])
+        click.echo(f"Re-encrypted {done} comments under a new key, kept in {key_file}.")
+    else:
+        click.echo(f"Re-encrypted {done} comments under the first key of MODERATION_DATA_KEY; "
+                   "the others can be removed from it now.")
+
+
+def _write_keys(path, keys_now):
+    Path(path).write_text("\n".join(keys_now) + "\n")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ MESSAGES = {
     403: "You may not do that.",
     404: "There is nothing at this address.",
     405: "That method is not allowed here.",
+    413: "That was more than can be sent at once, so nothing was changed. Go back and send less.",
     429: "Too many requests: please wait a moment and try again.",
     500: "Something went wrong on our side. It has been logged.",
 }

@@ -1,13 +1,16 @@
-"""The database tables: threads, comments, moderators and the audit trail."""
+"""The database tables: threads, comments, moderators, their sessions and the audit trails."""
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from flask_login import UserMixin
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from .extensions import db
+from .privacy.crypto import Encrypted, EncryptedJSON, email_index
 
 STATES = ("pending", "held", "approved", "rejected", "spam")
+# Personal columns load only when asked for (`undefer_group("personal")`): a public page never decrypts them.
+PERSONAL = {"deferred": True, "deferred_group": "personal"}
 
 
 def utcnow():
@@ -44,39 +47,56 @@ class Thread(db.Model):
 
 
 class Comment(db.Model):
-    """One reader's comment, its place in a thread and where moderation has got with it."""
+    """One reader's comment, its place in a thread and where moderation has got with it.
+
+    Personal data (email, IP, user agent, referrer, what Akismet was sent) is encrypted at rest;
+    lookups go through keyed blind indexes (`email_hash`, `ip_hash`), never through the plain value.
+    """
 
     __tablename__ = "comments"
     __table_args__ = (
         sa.Index("ix_comments_state_id", "state", "id"),
         sa.Index("ix_comments_thread_state_created", "thread_id", "state", "created_at"),
-        sa.Index("ix_comments_ip_created", "author_ip", "created_at"),
-        sa.Index("ix_comments_email_created", "author_email", "created_at"),
+        sa.Index("ix_comments_email_hash_created", "email_hash", "created_at"),
+        sa.Index("ix_comments_ip_hash", "ip_hash"),
+        sa.Index("ix_comments_purged_created", "purged_at", "created_at"),
         sa.CheckConstraint(sa.text(f"state IN ({', '.join(repr(s) for s in STATES)})"), name="state"),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     thread_id: Mapped[int] = mapped_column(sa.ForeignKey("threads.id", ondelete="CASCADE"))
     parent_id: Mapped[int | None] = mapped_column(sa.ForeignKey("comments.id", ondelete="SET NULL"))
     author_name: Mapped[str] = mapped_column(sa.String(100))
-    author_email: Mapped[str] = mapped_column(sa.String(320))
+    author_email: Mapped[str | None] = mapped_column(Encrypted("email"), **PERSONAL)
+    email_hash: Mapped[str | None] = mapped_column(sa.String(64))
     author_url: Mapped[str | None] = mapped_column(sa.String(2000))
     body: Mapped[str] = mapped_column(sa.Text)
     state: Mapped[str] = mapped_column(sa.String(16), default="pending")
     spam_score: Mapped[float | None]
     reasons: Mapped[list] = mapped_column(sa.JSON, default=list)
     honeypot: Mapped[bool] = mapped_column(default=False)
-    author_ip: Mapped[str | None] = mapped_column(sa.String(45))
-    user_agent: Mapped[str | None] = mapped_column(sa.String(500))
+    author_ip: Mapped[str | None] = mapped_column(Encrypted("ip"), **PERSONAL)
+    ip_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    # sha256 of a random key the author's browser keeps: "the same browser", never who it is.
+    reader_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    user_agent: Mapped[str | None] = mapped_column(Encrypted("user agent"), **PERSONAL)
     check_attempts: Mapped[int] = mapped_column(default=0)
     form_seconds: Mapped[float | None]
-    referrer: Mapped[str | None] = mapped_column(sa.String(2000))
-    akismet_payload: Mapped[dict | None] = mapped_column(sa.JSON)
+    referrer: Mapped[str | None] = mapped_column(Encrypted("referrer"), **PERSONAL)
+    akismet_payload: Mapped[dict | None] = mapped_column(EncryptedJSON("akismet payload"), **PERSONAL)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     check_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     checked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the user agent, referrer and Akismet payload were dropped and the IP truncated (retention).
+    purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     thread: Mapped[Thread] = relationship()
+
+    @validates("author_email")
+    def _index_email(self, key, email):
+        self.email_hash = email_index(email)
+        return email
 
     @property
     def anchor(self):
@@ -94,9 +114,29 @@ class Moderator(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
+    sessions: Mapped[list["ModeratorSession"]] = relationship(back_populates="moderator", cascade="all, delete-orphan",
+                                                              passive_deletes=True)
+    # The sign-in this request came with (not a column): Flask-Login keeps its token in the session cookie.
+    session_token = None
+
     @property
     def is_active(self):
         return self.active
+
+    def get_id(self):
+        return self.session_token
+
+
+class ModeratorSession(db.Model):
+    """One signed-in browser; deleting the row signs it out, wherever its cookie has been copied to."""
+
+    __tablename__ = "moderator_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    moderator_id: Mapped[int] = mapped_column(sa.ForeignKey("moderators.id", ondelete="CASCADE"), index=True)
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    moderator: Mapped["Moderator"] = relationship(back_populates="sessions")
 
 
 class AuditEvent(db.Model):
@@ -114,6 +154,29 @@ class AuditEvent(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     moderator: Mapped[Moderator | None] = relationship()
+
+
+class PrivacyEvent(db.Model):
+    """An access to or a change of personal data: a revealed email, an export, an erasure, a key rotation.
+
+    It names the moderator or the command and the comments concerned, never a name or an address.
+    """
+
+    __tablename__ = "privacy_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    actor: Mapped[str] = mapped_column(sa.String(80))
+    action: Mapped[str] = mapped_column(sa.String(40))
+    comment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("comments.id", ondelete="SET NULL"))
+    detail: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PostingGate(db.Model):
+    """When an address last posted: one row per address, updated atomically, so a burst cannot slip through."""
+
+    __tablename__ = "posting_gates"
+    key: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    last_post_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
 class Setting(db.Model):

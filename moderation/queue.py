@@ -9,6 +9,10 @@ CHECK_COMMENT = "moderation.check_comment"
 SWEEP_PENDING = "moderation.sweep_pending"
 LEARN_FROM_DECISION = "moderation.learn_from_decision"
 REPORT_DECISION = "moderation.report_decision"
+PURGE_EXPIRED = "moderation.purge_expired"
+PURGE_EVERY_SECONDS = 3600
+# A hard limit this much after the soft one: the soft limit lets the task record why it stopped.
+HARD_LIMIT_MARGIN = 10
 EMBEDDED_POLLING_SECONDS = 0.1
 
 log = logging.getLogger(__name__)
@@ -47,14 +51,24 @@ def celery_settings(config, instance_path):
         "worker_prefetch_multiplier": 1,
         "worker_hijack_root_logger": False,
         "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
+        "task_annotations": _time_limits(config),
         "beat_schedule_filename": f"{instance_path}/celerybeat-schedule-{queue}",
         "beat_schedule": {
             "sweep-pending": {
                 "task": SWEEP_PENDING,
                 "schedule": float(config["MODERATION_SWEEP_EVERY"] or 60),
-            }
+            },
+            "purge-expired": {"task": PURGE_EXPIRED, "schedule": float(PURGE_EVERY_SECONDS)},
         },
     }
+
+
+def _time_limits(config):
+    """Every task stops in bounded time: the soft limit raises inside it, the hard one ends its process."""
+    check, train = config["MODERATION_CHECK_TIME_LIMIT"], config["MODERATION_TRAIN_TIME_LIMIT"]
+    limits = {CHECK_COMMENT: check, REPORT_DECISION: check, SWEEP_PENDING: check * 2,
+              LEARN_FROM_DECISION: train, PURGE_EXPIRED: train}
+    return {name: {"soft_time_limit": soft, "time_limit": soft + HARD_LIMIT_MARGIN} for name, soft in limits.items()}
 
 
 def _poll_embedded_broker_faster():

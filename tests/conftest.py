@@ -1,4 +1,5 @@
 """Fixtures: a database per test run on SQLite and PostgreSQL, apps bound to them, clients and helpers."""
+import logging
 import os
 import re
 import uuid
@@ -12,13 +13,17 @@ os.environ["MODERATION_ENV"] = "testing"
 
 from moderation import create_app  # noqa: E402
 from moderation.extensions import db  # noqa: E402
+from moderation.models import Comment  # noqa: E402
 from moderation.spam import settings as spam_settings  # noqa: E402
 from moderation.spam.store import forget_loaded_model  # noqa: E402
 from tests import factories  # noqa: E402
 from tests.services import POSTGRES_ADMIN_URL, need  # noqa: E402
 
 RUN_ID = uuid.uuid4().hex[:8]
-TABLES = ("audit_events", "training_examples", "comments", "threads", "moderators", "settings", "spam_models")
+# Every address the suite gives a comment, through a form, the API, a factory or a service.
+EMAILS_SEEN = set()
+TABLES = ("audit_events", "privacy_events", "training_examples", "comments", "threads", "moderator_sessions", "moderators",
+          "settings", "spam_models", "posting_gates")
 BACKENDS = ("sqlite", "postgresql")
 
 
@@ -113,6 +118,9 @@ def make_app(database_url):
     yield build
     for app in made[:1]:
         empty_tables(app)
+    for app in made[1:]:
+        with app.app_context():
+            db.engine.dispose()
 
 
 @pytest.fixture
@@ -182,3 +190,38 @@ def post_form(client):
 def sign_in(client, username="alice", password=factories.PASSWORD):
     token = csrf_token(client.get("/moderation/login").get_data(as_text=True))
     return client.post("/moderation/login", data={"csrf_token": token, "username": username, "password": password})
+
+
+@sa.event.listens_for(Comment.author_email, "set")
+def _seen(target, value, oldvalue, initiator):
+    # Only what looks like an address: a hostile-input test's "x" would match every log line.
+    if value and "@" in value and len(value.strip()) >= 6:
+        EMAILS_SEEN.add(value.strip().lower())
+
+
+class _Everything(logging.Handler):
+    def __init__(self):
+        super().__init__(logging.DEBUG)
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture(autouse=True)
+def no_email_in_any_log():
+    """Whatever any logger of this process writes during a test (ours, Flask's, SQLAlchemy's, Celery's,
+    at every level, with tracebacks) must not contain an address the suite has given a comment."""
+    handler, root = _Everything(), logging.getLogger()
+    previous = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(previous)
+    text = "\n".join(handler.lines).lower()
+    leaked = sorted(email for email in EMAILS_SEEN if email in text)
+    assert not leaked, f"an email address reached a log: {leaked[:3]}"

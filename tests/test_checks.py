@@ -82,7 +82,19 @@ def test_auto_approve_follows_the_setting(make_app, mode, trusted, expected):
     with app.app_context():
         thread = factories.make_thread()
         if trusted:
-            factories.make_comment(thread, "approved", email="known@example.org")
-        comment = _checked(factories.make_comment(thread, "pending", email="known@example.org",
+            factories.make_comment(thread, "approved", email="known@example.org", reader_hash="b" * 64)
+        comment = _checked(factories.make_comment(thread, "pending", email="known@example.org", reader_hash="b" * 64,
                                                   body="Thanks, this was a clear explanation."))
         assert comment.state == expected
+
+
+def test_a_typed_email_alone_does_not_make_a_trusted_author(make_app):
+    """Anyone can type an approved author's email; only that author's browser is trusted."""
+    app = make_app(MODERATION_AUTO_APPROVE="trusted")
+    with app.app_context():
+        thread = factories.make_thread()
+        factories.make_comment(thread, "approved", email="known@example.org", reader_hash="b" * 64)
+        for stranger in ("c" * 64, None):
+            comment = _checked(factories.make_comment(thread, "pending", email="known@example.org", reader_hash=stranger,
+                                                      body=f"Pretending to be someone else ({stranger})."))
+            assert comment.state == "held"

@@ -134,3 +134,28 @@ def _newest_version():
 def _payload(comment_id):
     db.session.remove()
     return db.session.get(Comment, comment_id).akismet_payload or {}
+
+
+def test_a_check_that_runs_out_of_time_holds_the_comment_with_the_reason(request, tmp_path):
+    """A check stuck behind a database lock (a long migration, a stuck transaction) is stopped by the task's
+    time limit and the comment goes to the moderators with the reason, instead of waiting for ever."""
+    import sqlalchemy as sa
+
+    app, worker = _start(request, tmp_path, "postgresql+redis", MODERATION_CHECK_TIME_LIMIT=2)
+    with app.app_context():
+        factories.make_thread("slow", "Slow article")
+        factories.make_moderator("alice")
+    reader, moderator = app.test_client(), app.test_client()
+    assert sign_in(moderator).status_code == 303
+    blocker = sa.create_engine(app.config["SQLALCHEMY_DATABASE_URI"], poolclass=sa.pool.NullPool).connect()
+    blocker.execute(sa.text("LOCK TABLE settings IN ACCESS EXCLUSIVE MODE"))
+    try:
+        comment_id = _post(reader, "slow", body="Posted while the settings are locked.")
+        held = wait_for(lambda: _state(moderator, comment_id, states=("held",)), timeout=45)
+    except AssertionError:
+        raise AssertionError(worker.log) from None
+    finally:
+        blocker.rollback()
+        blocker.close()
+    assert held["reasons"] == ["spam check failed: the check took longer than 2 s and was stopped"]
+    assert "ran out of time" in worker.log

@@ -12,11 +12,14 @@ def __getattr__(name):
         raise AttributeError(name)
     global _celery_app
     if _celery_app is None:
+        from config import private_folder
         from moderation import create_app
 
         from . import tasks  # noqa: F401 - registers the shared tasks
 
         flask_app = create_app()
+        # The scheduler keeps its state there; a production start has had no reason to create it yet.
+        private_folder(flask_app.instance_path)
         _celery_app = flask_app.extensions["celery"]
         tasks.bind_worker_signals(flask_app)
     return _celery_app

@@ -2,12 +2,15 @@
 import logging
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
+from flask import current_app
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import DBAPIError, OperationalError as DatabaseError
 
 from moderation.extensions import db
-from moderation.queue import CHECK_COMMENT, LEARN_FROM_DECISION, REPORT_DECISION, SWEEP_PENDING
+from moderation.privacy import services as privacy
+from moderation.queue import CHECK_COMMENT, LEARN_FROM_DECISION, PURGE_EXPIRED, REPORT_DECISION, SWEEP_PENDING
 from moderation.spam import akismet_check, learning, services
 
 log = logging.getLogger(__name__)
@@ -16,6 +19,20 @@ TRANSIENT = (DatabaseError, BrokerError, ConnectionError, TimeoutError, *akismet
 
 def _is_transient(error):
     return isinstance(error, TRANSIENT) or (isinstance(error, DBAPIError) and error.connection_invalidated)
+
+
+def _ran_out_of_time(error):
+    """The soft time limit struck, perhaps inside a database call that then failed on its own account.
+
+    The connection it interrupted is mid-statement and unusable: it is dropped, not reused.
+    """
+    seen = error
+    while seen is not None and not isinstance(seen, SoftTimeLimitExceeded):
+        seen = seen.__cause__ or seen.__context__
+    if seen is None:
+        return False
+    db.session().invalidate()
+    return True
 
 
 def _retry_transient(task, error, comment_id, give_up):
@@ -35,7 +52,11 @@ def check_comment(self, comment_id, **kwargs):
     try:
         return services.check_comment(comment_id)
     except Exception as error:
-        return _retry_transient(self, error, comment_id, lambda why: services.hold_unchecked(comment_id, why))
+        if not _ran_out_of_time(error):
+            return _retry_transient(self, error, comment_id, lambda why: services.hold_unchecked(comment_id, why))
+    log.warning("the check of comment %r ran out of time", comment_id)
+    limit = current_app.config["MODERATION_CHECK_TIME_LIMIT"]
+    return services.hold_unchecked(comment_id, f"the check took longer than {limit} s and was stopped")
 
 
 @shared_task(name=LEARN_FROM_DECISION, bind=True, acks_late=True, max_retries=5)
@@ -44,7 +65,11 @@ def learn_from_decision(self, comment_id, **kwargs):
     try:
         version = learning.learn_from_decision(comment_id)
     except Exception as error:
-        return _retry_transient(self, error, comment_id, lambda why: None)
+        if not _ran_out_of_time(error):
+            return _retry_transient(self, error, comment_id, lambda why: None)
+        # The example is stored; the next decision (or `moderation spam retrain`) trains on it.
+        log.warning("retraining after the decision on comment %r ran out of time", comment_id)
+        return None
     return version.id if version is not None else None
 
 
@@ -64,6 +89,12 @@ def sweep_pending(**kwargs):
     if resent:
         log.info("sweep re-sent checks for %r", resent)
     return len(resent)
+
+
+@shared_task(name=PURGE_EXPIRED, acks_late=True)
+def purge_expired(**kwargs):
+    """Retention: personal details older than MODERATION_RETAIN_DAYS are dropped or truncated."""
+    return privacy.purge_expired()
 
 
 def bind_worker_signals(flask_app):

@@ -3,6 +3,7 @@ from flask import Blueprint, abort, current_app, jsonify, request, url_for
 from flask_login import current_user
 
 from ..comments import services as comments
+from ..ids import parse_id
 from ..review import services as review
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -49,7 +50,7 @@ def moderation_comments():
     if state not in review.QUEUE_STATES:
         return jsonify(error=f"state must be one of {', '.join(review.QUEUE_STATES)}"), 400
     thread = request.args.get("thread") or None
-    limit = min(request.args.get("limit", current_app.config["MODERATION_PAGE_SIZE"], type=int), MAX_PAGE)
-    rows, more = review.queue_page(state, thread, request.args.get("after", 0, type=int), max(limit, 1))
+    limit = min(parse_id(request.args.get("limit")) or current_app.config["MODERATION_PAGE_SIZE"], MAX_PAGE)
+    rows, more = review.queue_page(state, thread, parse_id(request.args.get("after")) or 0, limit)
     next_url = url_for(".moderation_comments", state=state, thread=thread, limit=limit, after=rows[-1].id, _external=True) if more else None
     return jsonify(comments=[queued_comment(c) for c in rows], next=next_url)

@@ -9,24 +9,37 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, StringField, TextAreaField, URLField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
 
+from ..cleaning import plain_text, stripped
+from ..ids import parse_id
+
 BODY_MAX = 10_000
 
 
-def _strip(value):
-    return value.strip() if isinstance(value, str) else value
+def _lines(value):
+    return plain_text(value, keep_lines=True)
 
 
 def _with_scheme(value):
     """A reader who types "example.org" means a web address; add the scheme they left out."""
-    value = _strip(value)
+    value = stripped(value)
     if value and "://" not in value and ":" not in value.split("/")[0]:
         return "https://" + value
     return value
 
 
+def _host(address):
+    """The host of an http(s) address, or None; urlsplit raises on `http://[::1` and on a port like `:x`."""
+    try:
+        parts = urlsplit(address)
+        parts.port  # noqa: B018 - only to make a malformed port raise here
+    except ValueError:
+        return None
+    return parts.hostname if parts.scheme in ("http", "https") else None
+
+
 def web_address(form, field):
-    parts = urlsplit(field.data or "")
-    if parts.scheme not in ("http", "https") or not parts.hostname or "." not in parts.hostname:
+    host = _host(field.data or "")
+    if not host or "." not in host:
         raise ValidationError("Enter a web address starting with http:// or https://.")
 
 
@@ -53,19 +66,19 @@ def form_opened(form, field):
 
 
 def parent_number(form, field):
-    if field.data and not str(field.data).isdigit():
+    if field.data and parse_id(field.data) is None:
         raise ValidationError("The comment you are replying to is not valid.")
 
 
 class CommentForm(FlaskForm):
     author_name = StringField(
         "Name *",
-        filters=[_strip],
+        filters=[stripped],
         validators=[DataRequired("Please enter your name."), Length(max=100, message="Your name can be at most 100 characters.")],
     )
     author_email = EmailField(
         "Email *",
-        filters=[_strip],
+        filters=[stripped],
         validators=[
             DataRequired("Please enter your email address."),
             Length(max=320, message="That email address is too long."),
@@ -79,6 +92,7 @@ class CommentForm(FlaskForm):
     )
     body = TextAreaField(
         "Comment *",
+        filters=[_lines],
         validators=[
             DataRequired("Please type a comment."),
             Length(max=BODY_MAX, message=f"A comment can be at most {BODY_MAX:,} characters."),

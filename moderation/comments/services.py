@@ -3,13 +3,19 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..audit import record
+from ..cleaning import is_plain
 from ..extensions import db
-from ..models import Comment, Thread, utcnow
+from ..models import Comment, PostingGate, Thread, utcnow
+from ..privacy.addresses import normal_ip, same_address_key
+from ..privacy.crypto import ip_index, keyring, normal_email
 from ..queue import send_check_comment
 
 AWAITING = ("pending", "held")
+THREAD_KEY_MAX = 200
 
 
 class CommentRefused(Exception):
@@ -37,11 +43,17 @@ def list_threads():
 
 
 def get_thread(key):
+    """The article under `key`, or None; a key no article can have (NUL, too long) is not looked up."""
+    if not is_plain(key, THREAD_KEY_MAX):
+        return None
     return db.session.scalar(sa.select(Thread).where(Thread.key == key))
 
 
 def create_thread(key, title, url=None):
     """Register an article; a second call with the same key updates its title and url."""
+    if not is_plain(key, THREAD_KEY_MAX) or "/" in key or key != key.strip():
+        raise ValueError(f"A thread key is 1 to {THREAD_KEY_MAX} characters, without '/', spaces around it "
+                         "or control characters.")
     thread = get_thread(key) or Thread(key=key)
     thread.title, thread.url = title, url
     db.session.add(thread)
@@ -49,11 +61,20 @@ def create_thread(key, title, url=None):
     return thread
 
 
+def awaiting_its_author():
+    """What an author sees as "awaiting moderation": every own comment no moderator has ruled out.
+
+    The checks' spam verdict is included: a comment that vanished when a check called it spam would
+    tell its author what the check found (a duplicate of someone's comment under a guessed email, say).
+    """
+    return sa.or_(Comment.state.in_(AWAITING), sa.and_(Comment.state == "spam", Comment.decided_at.is_(None)))
+
+
 def visible_comments(thread, own_ids=()):
     """Approved comments, plus this browser's own comments still awaiting moderation, oldest first."""
     shown = Comment.state == "approved"
     if own_ids:
-        shown = sa.or_(shown, sa.and_(Comment.id.in_(list(own_ids)), Comment.state.in_(AWAITING)))
+        shown = sa.or_(shown, sa.and_(Comment.id.in_(list(own_ids)), awaiting_its_author()))
     query = sa.select(Comment).where(Comment.thread_id == thread.id, shown).order_by(Comment.created_at, Comment.id)
     return list(db.session.scalars(query))
 
@@ -69,21 +90,24 @@ def comment_tree(comments):
 
 
 def post_comment(thread, *, author_name, author_email, author_url, body, parent_id, honeypot, ip, user_agent,
-                 form_seconds=None, referrer=None):
+                 form_seconds=None, referrer=None, reader_hash=None):
     """Save the comment as pending, commit, and only then queue its spam check."""
     if not thread.comments_open:
         raise CommentsClosed("Comments are closed on this article.")
     parent = _approved_parent(thread, parent_id)
-    _refuse_flood(ip, author_email.lower())
+    ip = normal_ip(ip)
+    _pass_gate(ip)
     comment = Comment(
         thread=thread,
         parent_id=parent.id if parent else None,
         author_name=author_name,
-        author_email=author_email.lower(),
+        author_email=normal_email(author_email),
         author_url=author_url or None,
         body=body,
         honeypot=bool(honeypot),
         author_ip=ip,
+        ip_hash=ip_index(ip),
+        reader_hash=reader_hash,
         user_agent=(user_agent or "")[:500] or None,
         referrer=(referrer or "")[:2000] or None,
         form_seconds=form_seconds,
@@ -100,21 +124,30 @@ def post_comment(thread, *, author_name, author_email, author_url, body, parent_
 def _approved_parent(thread, parent_id):
     if not parent_id:
         return None
-    parent = db.session.get(Comment, int(parent_id))
+    parent = db.session.get(Comment, parent_id)
     if parent is None or parent.thread_id != thread.id or parent.state != "approved":
         raise CommentRefused("The comment you are replying to is not available; your comment can still be posted on its own.", "parent_id")
     return parent
 
 
-def _refuse_flood(ip, email):
-    """WordPress's flood check: the same address or email may not post again within the interval."""
+def _pass_gate(ip):
+    """WordPress's flood check, made atomic: one address (an IPv6 /64) may post once per interval.
+
+    The gate's row is claimed by a single INSERT ... ON CONFLICT DO UPDATE ... WHERE, so of several
+    posts arriving together exactly one passes, on PostgreSQL and on SQLite alike. It counts the
+    address only: a refusal by email would tell anyone whether that address had just posted.
+    """
     interval = current_app.config["MODERATION_FLOOD_INTERVAL"]
-    if not interval:
+    key = keyring().index(same_address_key(ip), "posting gate") if interval and ip else None
+    if key is None:
         return
-    since = utcnow() - timedelta(seconds=interval)
-    same_author = Comment.author_email == email
-    if ip:
-        same_author = sa.or_(same_author, Comment.author_ip == ip)
-    latest = db.session.scalar(sa.select(sa.func.max(Comment.created_at)).where(Comment.created_at > since, same_author))
-    if latest is not None:
-        raise TooSoon(f"You are posting comments too quickly. Please wait {interval} seconds between comments; your text is kept below.")
+    now = utcnow()
+    insert = (sqlite_insert if db.session.get_bind().dialect.name == "sqlite" else postgresql_insert)(PostingGate)
+    claim = insert.values(key=key, last_post_at=now).on_conflict_do_update(
+        index_elements=[PostingGate.key], set_={"last_post_at": now},
+        where=PostingGate.last_post_at <= now - timedelta(seconds=interval),
+    ).returning(PostingGate.key)
+    if db.session.execute(claim).first() is None:
+        db.session.rollback()
+        raise TooSoon(f"You are posting comments too quickly. Please wait {interval} seconds between comments; "
+                      "your text is kept below.")

@@ -2,6 +2,7 @@
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
 
 from ..extensions import limiter
+from ..ids import parse_id
 from . import reader, services
 from .forms import CommentForm, opened_stamp
 
@@ -20,7 +21,7 @@ def index():
 @bp.get("/threads/<key>")
 def thread(key):
     thread = services.get_thread(key) or abort(404)
-    saved = reader.saved_details()
+    saved = reader.prefilled(reader.saved_details())
     form = CommentForm(data={**saved, "remember": bool(saved)})
     return _page(thread, form)
 
@@ -34,13 +35,22 @@ def post(key):
         return _page(thread, form, status=422)
     try:
         comment = services.post_comment(
-            thread, **_fields(form), ip=request.remote_addr, user_agent=request.user_agent.string
+            thread, **_fields(form), ip=request.remote_addr, user_agent=request.user_agent.string,
+            reader_hash=reader.reader_hash(reader.reader_key()),
         )
     except services.CommentRefused as refused:
         return _page(thread, form, status=refused.status, problem=refused)
     reader.remember_own_comment(comment.id)
     response = redirect(url_for(".thread", key=key, _anchor=comment.anchor), code=303)
     return reader.keep_details(response, form)
+
+
+@bp.errorhandler(413)
+def too_large(error):
+    """The form cannot be read back, but the browser still has it: say what to do with it."""
+    message = ("That was more than can be sent at once (a comment can be at most 10,000 characters), so nothing "
+               "was posted. Go back: your text is still in the form, ready to be shortened.")
+    return render_template("error.html", code=413, message=message), 413
 
 
 @bp.errorhandler(429)
@@ -59,7 +69,7 @@ def _fields(form):
         "author_email": form.author_email.data,
         "author_url": form.author_url.data,
         "body": form.body.data,
-        "parent_id": form.parent_id.data or None,
+        "parent_id": parse_id(form.parent_id.data),
         "honeypot": form.comment_check.data,
         "form_seconds": form.form_seconds,
         "referrer": request.referrer,

@@ -2,16 +2,40 @@
 from flask_wtf import FlaskForm
 from wtforms import DecimalField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, ValidationError
+from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, StopValidation, ValidationError
 
+from ..cleaning import stripped
+from ..ids import parse_id
 from .services import ACTIONS
 
 ACTION_LABELS = {"approve": "Approve", "reject": "Reject", "spam": "Mark as spam", "not-spam": "Not spam"}
+PASSWORD_MAX = 1024
 
 
 class LoginForm(FlaskForm):
-    username = StringField("Username", validators=[DataRequired("Enter your username."), Length(max=80)])
-    password = PasswordField("Password", validators=[DataRequired("Enter your password.")])
+    username = StringField("Username", filters=[stripped], validators=[DataRequired("Enter your username."), Length(max=80)])
+    password = PasswordField("Password", validators=[DataRequired("Enter your password."), Length(max=PASSWORD_MAX)])
+
+
+class PasswordForm(FlaskForm):
+    current = PasswordField("Current password", validators=[DataRequired("Enter your current password."),
+                                                            Length(max=PASSWORD_MAX)])
+    new = PasswordField("New password", validators=[
+        DataRequired("Enter a new password."),
+        Length(min=8, max=PASSWORD_MAX, message="A password needs 8 to 1,024 characters.")])
+    again = PasswordField("New password again", validators=[
+        DataRequired("Type the new password again."), EqualTo("new", "The two new passwords differ.")])
+
+
+def _ids_in_range(form, field):
+    if any(parse_id(value) is None for value in field.data or ()):
+        raise ValidationError("Those are not comments of this queue: reload the page and tick again.")
+
+
+def _finite(form, field):
+    """NaN and infinity parse as decimals; no threshold or number of seconds can be either."""
+    if field.data is not None and not field.data.is_finite():
+        raise StopValidation("Enter a number.")
 
 
 class DecisionForm(FlaskForm):
@@ -19,8 +43,8 @@ class DecisionForm(FlaskForm):
 
 
 class BulkForm(FlaskForm):
-    ids = SelectMultipleField("Comments", coerce=int, validate_choice=False,
-                              validators=[DataRequired("Tick at least one comment.")])
+    ids = SelectMultipleField("Comments", coerce=str, validate_choice=False,
+                              validators=[DataRequired("Tick at least one comment."), _ids_in_range])
     action = SelectField("Action", choices=[SelectChoice(a, ACTION_LABELS[a]) for a in ACTIONS],
                          validators=[DataRequired("Choose an action.")])
 
@@ -37,14 +61,15 @@ class SettingsForm(FlaskForm):
     hold_words = TextAreaField("Moderation words (one per line): hold the comment")
     blocked_words = TextAreaField("Blocked words (one per line): mark the comment spam")
     spam_threshold = DecimalField("Confident spam from this model score", places=2, validators=[
-        InputRequired("Enter a score."), NumberRange(0, 1, "Between 0 and 1.")])
+        InputRequired("Enter a score."), _finite, NumberRange(0, 1, "Between 0 and 1.")])
     clean_threshold = DecimalField("Clean below this model score", places=2, validators=[
-        InputRequired("Enter a score."), NumberRange(0, 1, "Between 0 and 1.")])
+        InputRequired("Enter a score."), _finite, NumberRange(0, 1, "Between 0 and 1.")])
     min_form_seconds = DecimalField("Fewest seconds a person takes to fill the form", places=1, validators=[
-        InputRequired("Enter a number of seconds."), NumberRange(0, 600, "Between 0 and 600.")])
+        InputRequired("Enter a number of seconds."), _finite, NumberRange(0, 600, "Between 0 and 600.")])
 
     def validate_spam_threshold(self, field):
-        if self.clean_threshold.data is not None and field.data is not None and field.data <= self.clean_threshold.data:
+        spam, clean = field.data, self.clean_threshold.data
+        if None not in (spam, clean) and spam.is_finite() and clean.is_finite() and spam <= clean:
             raise ValidationError("The spam threshold must be above the clean threshold.")
 
     def values(self):

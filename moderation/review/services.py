@@ -1,12 +1,20 @@
-"""What a moderator can do: sign in, and approve, reject, mark as spam or not spam, one or many."""
+"""What a moderator can do: sign in and out, and approve, reject, mark as spam or not spam, one or many."""
+import hashlib
+import secrets
+from datetime import timedelta
+
 import sqlalchemy as sa
-from sqlalchemy.orm import selectinload
+from flask import current_app
+from sqlalchemy.orm import selectinload, undefer, undefer_group
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ..audit import record
+from ..cleaning import is_plain
+from ..comments.services import THREAD_KEY_MAX
 from ..extensions import db
-from ..models import AuditEvent, Comment, Moderator, Thread, utcnow
+from ..models import AuditEvent, Comment, Moderator, ModeratorSession, Thread, utcnow
+from ..privacy.addresses import truncated_ip
 from ..queue import send_decision_followups
 
 ACTIONS = {
@@ -29,10 +37,16 @@ class DecisionRefused(Exception):
     """The action does not apply to the comment in its present state."""
 
 
-def create_moderator(username, password, is_admin=False):
+def _check_password(password):
     if len(password) < 8:
         raise ValueError("A password needs at least 8 characters.")
-    if db.session.scalar(sa.select(Moderator).where(Moderator.username == username)):
+    if len(password) > 1024:
+        raise ValueError("A password can be at most 1,024 characters.")
+
+
+def create_moderator(username, password, is_admin=False):
+    _check_password(password)
+    if find_moderator(username):
         raise ValueError(f"A moderator named {username!r} already exists.")
     moderator = Moderator(username=username, password_hash=_hasher.hash(password), is_admin=is_admin)
     db.session.add(moderator)
@@ -40,9 +54,13 @@ def create_moderator(username, password, is_admin=False):
     return moderator
 
 
+def find_moderator(username):
+    return db.session.scalar(sa.select(Moderator).where(Moderator.username == username))
+
+
 def authenticate(username, password):
     """The moderator if the password is right, else None; rehashes when the scheme's cost was raised."""
-    moderator = db.session.scalar(sa.select(Moderator).where(Moderator.username == username))
+    moderator = find_moderator(username)
     try:
         _hasher.verify(moderator.password_hash if moderator else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
@@ -55,9 +73,48 @@ def authenticate(username, password):
     return moderator
 
 
+def open_session(moderator):
+    """A new sign-in for this browser; the token goes into its session cookie, only its hash into the database."""
+    token = secrets.token_urlsafe(32)
+    db.session.add(ModeratorSession(moderator_id=moderator.id, token_hash=_token_hash(token)))
+    db.session.commit()
+    moderator.session_token = token
+    return token
+
+
+def session_moderator(token):
+    """The moderator a session token belongs to, while the sign-in is open and not older than allowed."""
+    if not isinstance(token, str) or not token:
+        return None
+    found = db.session.scalar(sa.select(ModeratorSession).where(ModeratorSession.token_hash == _token_hash(token)))
+    oldest = utcnow() - timedelta(days=current_app.config["MODERATION_SESSION_DAYS"])
+    if found is None or found.created_at < oldest or not found.moderator.active:
+        return None
+    found.moderator.session_token = token
+    return found.moderator
+
+
+def close_session(token):
+    """Sign-out: the cookie stops working everywhere, including any copy of it."""
+    db.session.execute(sa.delete(ModeratorSession).where(ModeratorSession.token_hash == _token_hash(token or "")))
+    db.session.commit()
+
+
+def change_password(moderator, new_password):
+    """A new password closes every sign-in of that moderator (a stolen cookie included)."""
+    _check_password(new_password)
+    moderator.password_hash = _hasher.hash(new_password)
+    db.session.execute(sa.delete(ModeratorSession).where(ModeratorSession.moderator_id == moderator.id))
+    db.session.commit()
+
+
+def _token_hash(token):
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def decide(comment_id, action, moderator, reason=None):
     """One moderator's decision on one comment, with its audit event, in one commit."""
-    comment = db.session.get(Comment, comment_id, populate_existing=True)
+    comment = db.session.get(Comment, comment_id, populate_existing=True, options=[undefer_group("personal")])
     if comment is None:
         raise DecisionRefused("That comment no longer exists.")
     _apply(comment, action, moderator, reason)
@@ -68,7 +125,7 @@ def decide(comment_id, action, moderator, reason=None):
 
 def decide_many(comment_ids, action, moderator):
     """The same decision on many comments in one transaction; those it does not apply to are skipped."""
-    query = sa.select(Comment).where(Comment.id.in_(comment_ids)).order_by(Comment.id)
+    query = sa.select(Comment).options(undefer_group("personal")).where(Comment.id.in_(comment_ids)).order_by(Comment.id)
     comments = db.session.scalars(query.execution_options(populate_existing=True)).all()
     done, skipped = [], []
     for comment in comments:
@@ -92,7 +149,7 @@ def _apply(comment, action, moderator, reason):
     changed = db.session.execute(
         sa.update(Comment)
         .where(Comment.id == comment.id, Comment.state == from_state)
-        .values(state=to_state, decided_at=utcnow())
+        .values(state=to_state, decided_at=utcnow(), author_ip=truncated_ip(comment.author_ip))
         .execution_options(synchronize_session="fetch")
     ).rowcount
     if changed != 1:
@@ -102,8 +159,11 @@ def _apply(comment, action, moderator, reason):
 
 def queue_page(state="held", thread_key=None, after_id=0, limit=50):
     """One page of comments in a state, oldest first; keyset-paged on id so that a page is an index scan."""
-    query = sa.select(Comment).options(selectinload(Comment.thread)).where(Comment.state == state, Comment.id > after_id)
+    query = (sa.select(Comment).options(selectinload(Comment.thread), undefer(Comment.author_email), undefer(Comment.author_ip))
+             .where(Comment.state == state, Comment.id > after_id))
     if thread_key:
+        if not is_plain(thread_key, THREAD_KEY_MAX):
+            return [], False
         query = query.join(Thread).where(Thread.key == thread_key)
     rows = db.session.scalars(query.order_by(Comment.id).limit(limit + 1)).all()
     return rows[:limit], len(rows) > limit

@@ -1,14 +1,14 @@
 """The moderators' pages: sign-in, the queue, one comment's history, and the decisions."""
-from urllib.parse import urlsplit
-
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 
 from ..extensions import db, limiter, login_manager
-from ..models import Comment, Moderator
-from . import services
+from ..ids import parse_id
+from ..models import Comment
+from ..privacy import services as privacy
 from ..spam import settings as spam_settings
-from .forms import ACTION_LABELS, BulkForm, DecisionForm, LoginForm, SettingsForm
+from . import services
+from .forms import ACTION_LABELS, BulkForm, DecisionForm, LoginForm, PasswordForm, SettingsForm
 
 bp = Blueprint("review", __name__, url_prefix="/moderation")
 login_manager.login_view = "review.login"
@@ -23,8 +23,8 @@ def _problem(form):
 
 
 @login_manager.user_loader
-def load_moderator(moderator_id):
-    return db.session.get(Moderator, int(moderator_id))
+def load_moderator(session_token):
+    return services.session_moderator(session_token)
 
 
 def _login_limit():
@@ -41,22 +41,43 @@ def login():
     if moderator is None:
         form.password.errors = ["Wrong username or password."]
         return render_template("review/login.html", form=form), 401
+    services.open_session(moderator)
     login_user(moderator)
     return redirect(_safe_next(request.args.get("next")), code=303)
 
 
 def _safe_next(target):
-    parts = urlsplit(target or "")
-    if target and not parts.scheme and not parts.netloc and target.startswith("/"):
+    """Only a path on this site: not `//host`, no backslash (browsers read it as `/`), no control characters."""
+    target = target or ""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target and target.isprintable():
         return target
     return url_for(".queue")
 
 
 @bp.post("/logout")
 def logout():
-    if DecisionForm().validate_on_submit():
+    if DecisionForm().validate_on_submit() and current_user.is_authenticated:
+        services.close_session(current_user.session_token)
         logout_user()
     return redirect(url_for(".login"), code=303)
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+@limiter.limit(_login_limit, methods=["POST"])
+def password():
+    """Change one's own password; every other sign-in of this moderator ends with it."""
+    form = PasswordForm()
+    if not form.validate_on_submit():
+        return render_template("review/password.html", form=form), 422 if request.method == "POST" else 200
+    if services.authenticate(current_user.username, form.current.data) is None:
+        form.current.errors = ["That is not your current password."]
+        return render_template("review/password.html", form=form), 422
+    services.change_password(current_user, form.new.data)
+    services.open_session(current_user)
+    login_user(current_user)
+    flash("Password changed. Every other browser signed in as you has been signed out.")
+    return redirect(url_for(".queue"), code=303)
 
 
 @bp.get("/")
@@ -65,7 +86,7 @@ def queue():
     state = request.args.get("state", "held")
     if state not in services.QUEUE_STATES:
         abort(404)
-    after = request.args.get("after", 0, type=int)
+    after = parse_id(request.args.get("after")) or 0
     comments, more = services.queue_page(state, request.args.get("thread"), after, current_app.config["MODERATION_PAGE_SIZE"])
     return render_template(
         "review/queue.html", comments=comments, more=more, state=state, states=services.QUEUE_STATES,
@@ -74,15 +95,30 @@ def queue():
     )
 
 
-@bp.get("/comments/<int:comment_id>")
+@bp.get("/comments/<id:comment_id>")
 @login_required
 def comment(comment_id):
+    return _comment_page(comment_id, revealed=False)
+
+
+@bp.post("/comments/<id:comment_id>/reveal-email")
+@login_required
+def reveal_email(comment_id):
+    """The whole address, for this answer only, and recorded: who looked, at which comment, when."""
+    if not DecisionForm().validate_on_submit():
+        flash(EXPIRED)
+        return redirect(url_for(".comment", comment_id=comment_id), code=303)
+    privacy.reveal_email(comment_id, current_user)
+    return _comment_page(comment_id, revealed=True)
+
+
+def _comment_page(comment_id, revealed):
     comment = db.session.get(Comment, comment_id) or abort(404)
     return render_template("review/comment.html", comment=comment, events=services.history(comment_id),
-                           actions=services.ACTIONS, labels=ACTION_LABELS, form=DecisionForm())
+                           actions=services.ACTIONS, labels=ACTION_LABELS, form=DecisionForm(), revealed=revealed)
 
 
-@bp.post("/comments/<int:comment_id>/<any(approve, reject, spam, 'not-spam'):action>")
+@bp.post("/comments/<id:comment_id>/<any(approve, reject, spam, 'not-spam'):action>")
 @login_required
 def decide(comment_id, action):
     if not DecisionForm().validate_on_submit():
@@ -103,7 +139,7 @@ def bulk():
     if not form.validate_on_submit():
         flash(_problem(form))
         return redirect(_safe_next(request.form.get("next")), code=303)
-    done, skipped = services.decide_many(form.ids.data, form.action.data, current_user)
+    done, skipped = services.decide_many([parse_id(i) for i in form.ids.data], form.action.data, current_user)
     message = f"{len(done)} comment{'s' if len(done) != 1 else ''} {services.PAST_TENSE[form.action.data]}."
     if skipped:
         message += f" {len(skipped)} skipped (already decided or not in a state for that action): {', '.join(map(str, skipped))}."

@@ -4,10 +4,12 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from sqlalchemy.orm import undefer_group
 
 from ..audit import record
 from ..extensions import db
 from ..models import Comment, utcnow
+from ..privacy.addresses import truncated_ip
 from ..queue import send_check_comment
 from . import akismet_check, settings
 from .checks import Finding, run_checks
@@ -40,15 +42,22 @@ def model_finding(comment):
 
 
 def is_trusted(comment):
-    """WordPress's rule: an author who already has an approved comment."""
-    return db.session.scalar(
-        sa.select(sa.func.count()).where(Comment.author_email == comment.author_email, Comment.state == "approved")
-    ) > 0
+    """WordPress's rule, with proof: an approved comment by the same email from the same browser.
+
+    A typed address alone proves nothing (anyone can type an approved author's email); the random
+    key the author's browser keeps, in its session or its saved details, does.
+    """
+    if not (comment.email_hash and comment.reader_hash):
+        return False
+    return db.session.scalar(sa.select(sa.exists().where(
+        Comment.email_hash == comment.email_hash, Comment.reader_hash == comment.reader_hash,
+        Comment.state == "approved", Comment.id != comment.id,
+    )))
 
 
 def check_comment(comment_id):
     """Run the checks on a pending comment; a comment already past pending is left alone (redelivery)."""
-    comment = db.session.get(Comment, comment_id, populate_existing=True)
+    comment = db.session.get(Comment, comment_id, populate_existing=True, options=[undefer_group("personal")])
     if comment is None or comment.state != "pending":
         return None
     limits = settings.current()
@@ -76,11 +85,14 @@ def hold_unchecked(comment_id, why):
 
 def _settle(comment, to_state, reasons, score):
     now = utcnow()
+    decided = to_state == "approved"
+    # A decided comment keeps only its network; one a moderator may still review keeps the whole address.
+    ip = truncated_ip(comment.author_ip) if decided else comment.author_ip
     changed = db.session.execute(
         sa.update(Comment)
         .where(Comment.id == comment.id, Comment.state == "pending")
-        .values(state=to_state, reasons=reasons, spam_score=score, checked_at=now,
-                decided_at=now if to_state == "approved" else None)
+        .values(state=to_state, reasons=reasons, spam_score=score, checked_at=now, author_ip=ip,
+                decided_at=now if decided else None)
         .execution_options(synchronize_session="fetch")
     ).rowcount
     if changed != 1:

@@ -1,0 +1,197 @@
+"""Every console route, walked from the URL map: strangers are sent to sign in, moderators served, admin pages kept for admins."""
+from dataclasses import dataclass
+from types import SimpleNamespace
+from urllib.parse import urlsplit
+
+import pytest
+import sqlalchemy as sa
+
+from moderation import create_app
+from moderation.extensions import db
+from moderation.models import Comment, ModeratorSession, PrivacyEvent, Setting
+from moderation.review import services as review
+from tests import factories
+from tests.conftest import app_config, csrf_token, sign_in
+
+# Routes only an administrator may use: the views in moderation/review/views.py that check `current_user.is_admin`.
+# Kept by hand on purpose: a new administrator's route goes here, and the test then proves it refuses moderators.
+ADMIN_ONLY = {"review.settings"}
+# The walk must find at least these, so that it can never pass by walking nothing.
+EXPECTED = {
+    ("review.queue", "GET"), ("review.comment", "GET"), ("review.decide", "POST"), ("review.bulk", "POST"),
+    ("review.settings", "GET"), ("review.settings", "POST"), ("review.logout", "POST"), ("api.moderation_comments", "GET"),
+}
+NEW_PASSWORD = "a new and longer passphrase"
+SETTINGS_FORM = {"link_limit": "7", "hold_words": "", "blocked_words": "", "spam_threshold": "0.9",
+                 "clean_threshold": "0.2", "min_form_seconds": "3"}
+
+
+@dataclass(frozen=True)
+class Route:
+    endpoint: str
+    rule: str
+    method: str
+    arguments: frozenset
+
+    @property
+    def is_api(self):
+        return self.rule.startswith("/api/")
+
+    def __str__(self):
+        return f"{self.method} {self.rule} ({self.endpoint})"
+
+
+def is_console(rule):
+    """The moderators' pages (but the sign-in page) and the moderators' JSON."""
+    return (rule.endpoint.startswith("review.") and rule.endpoint != "review.login") or rule.rule.startswith("/api/v1/moderation")
+
+
+def console_routes():
+    """Every console route and method, read from a throwaway app's URL map when the tests are collected."""
+    app = create_app(app_config("sqlite://"))
+    return sorted(
+        (Route(rule.endpoint, rule.rule, method, frozenset(rule.arguments))
+         for rule in app.url_map.iter_rules() if is_console(rule)
+         for method in rule.methods - {"HEAD", "OPTIONS"}),
+        key=str,
+    )
+
+
+ROUTES = console_routes()
+
+
+def test_the_walk_finds_every_console_route_we_know():
+    found = {(route.endpoint, route.method) for route in ROUTES}
+    assert EXPECTED <= found, f"the URL map walk missed {sorted(EXPECTED - found)}; it found {sorted(found)}"
+    assert ADMIN_ONLY <= {endpoint for endpoint, _ in found}, "an administrator's route in ADMIN_ONLY no longer exists"
+
+
+# --- One request to a route --------------------------------------------------------------------------------------
+
+def _url(app, route, comment_id):
+    """The route's address for this case's comment: its id, and an action that applies to a held comment."""
+    known = {"comment_id": comment_id, "action": "approve"}
+    unknown = route.arguments - set(known)
+    assert not unknown, f"{route}: the test does not know what to put in {sorted(unknown)}; add it to `known`"
+    values = {name: known[name] for name in route.arguments}
+    return app.url_map.bind("localhost").build(route.endpoint, values, method=route.method)
+
+
+def _form(route, case):
+    """What a browser sends to the route: the CSRF token, and the fields of the route's own form."""
+    fields = {
+        ("review.bulk", "POST"): {"ids": [str(case.comment)], "action": "approve"},
+        ("review.settings", "POST"): SETTINGS_FORM,
+        ("review.password", "POST"): {"current": factories.PASSWORD, "new": NEW_PASSWORD, "again": NEW_PASSWORD},
+    }
+    return {"csrf_token": case.token, **fields.get((route.endpoint, route.method), {})}
+
+
+def _send(app, route, case):
+    url = _url(app, route, case.comment)
+    if route.method == "GET":
+        return case.client.get(url)
+    return case.client.open(url, method=route.method, data=_form(route, case))
+
+
+def _database():
+    """Every row of every table, read afresh: the proof that a refused request changed nothing."""
+    rows = {table.name: sorted(map(repr, db.session.execute(table.select()).all())) for table in db.metadata.sorted_tables}
+    db.session.commit()
+    return rows
+
+
+def _one(statement):
+    value = db.session.scalar(statement)
+    db.session.commit()
+    return value
+
+
+# --- What "allowed" means for each route: the work was done, not merely "not refused" ----------------------------
+
+def _html(response):
+    return response.get_data(as_text=True)
+
+
+def _approved(route, response, case):
+    return response.status_code == 303 and _one(sa.select(Comment.state).where(Comment.id == case.comment)) == "approved"
+
+
+RAN = {
+    ("review.queue", "GET"): lambda route, r, case: r.status_code == 200 and f'id="queue-{case.comment}"' in _html(r),
+    ("review.comment", "GET"): lambda route, r, case: r.status_code == 200 and f"Comment {case.comment}" in _html(r),
+    ("review.decide", "POST"): _approved,
+    ("review.bulk", "POST"): _approved,
+    ("review.reveal_email", "POST"): lambda route, r, case: r.status_code == 200 and _one(
+        sa.select(sa.func.count()).select_from(PrivacyEvent).where(
+            PrivacyEvent.comment_id == case.comment, PrivacyEvent.action == "reveal email",
+            PrivacyEvent.actor == case.username)) == 1,
+    ("review.settings", "GET"): lambda route, r, case: r.status_code == 200 and "Spam settings" in _html(r),
+    ("review.settings", "POST"): lambda route, r, case: r.status_code == 303 and _one(
+        sa.select(Setting.value).where(Setting.key == "link_limit")) == 7,
+    ("review.password", "GET"): lambda route, r, case: r.status_code == 200 and "Change your password" in _html(r),
+    ("review.password", "POST"): lambda route, r, case: r.status_code == 303 and review.authenticate(
+        case.username, NEW_PASSWORD) is not None,
+    ("review.logout", "POST"): lambda route, r, case: r.status_code == 303 and _goes_to_sign_in(r) and _one(
+        sa.select(sa.func.count()).select_from(ModeratorSession)
+        .where(ModeratorSession.moderator_id == case.moderator_id)) == case.sessions - 1
+        and _goes_to_sign_in(case.client.get("/moderation/")),
+    ("api.moderation_comments", "GET"): lambda route, r, case: r.status_code == 200 and case.comment in [
+        c["id"] for c in r.get_json()["comments"]],
+}
+
+
+def _served(route, response, case):
+    """A route this test has no specific check for (a new one): served, neither refused nor sent to sign in."""
+    return response.status_code < 500 and response.status_code not in (401, 403) and not _goes_to_sign_in(response)
+
+
+def _goes_to_sign_in(response):
+    return response.status_code in (302, 303) and urlsplit(response.headers["Location"]).path == "/moderation/login"
+
+
+# --- The walk ----------------------------------------------------------------------------------------------------
+
+def _case(app, thread, who=None):
+    """A held comment of its own, and a browser: signed in as `who`, or a stranger's with the sign-in page's token."""
+    comment = factories.make_comment(thread, "held", email="private@example.org")
+    client = app.test_client()
+    if who is None:
+        token = csrf_token(client.get("/moderation/login").get_data(as_text=True))
+        return SimpleNamespace(client=client, token=token, comment=comment.id)
+    assert sign_in(client, who.username).status_code == 303, f"{who.username} could not sign in"
+    token = csrf_token(client.get("/moderation/").get_data(as_text=True))
+    sessions = _one(sa.select(sa.func.count()).select_from(ModeratorSession).where(ModeratorSession.moderator_id == who.id))
+    return SimpleNamespace(client=client, token=token, comment=comment.id, username=who.username, moderator_id=who.id,
+                           sessions=sessions)
+
+
+@pytest.mark.parametrize("route", ROUTES, ids=str)
+def test_a_console_route_sends_strangers_to_sign_in_and_serves_each_role(app, route):
+    thread = factories.make_thread("an-article")
+    moderator = factories.make_moderator("alice")
+    administrator = factories.make_moderator("root", is_admin=True)
+
+    stranger = _case(app, thread)
+    before = _database()
+    response = _send(app, route, stranger)
+    if route.is_api:
+        assert response.status_code == 401, f"{route}: a stranger got {response.status_code}, not 401"
+    else:
+        assert _goes_to_sign_in(response), f"{route}: a stranger got {response.status_code} " \
+                                           f"{response.headers.get('Location')}, not a redirect to /moderation/login"
+    assert _database() == before, f"{route}: a stranger's request changed the database"
+
+    for who in (moderator, administrator):
+        case = _case(app, thread, who)
+        before = _database()
+        response = _send(app, route, case)
+        assert response.status_code < 500, f"{route}: {who.username} got {response.status_code}"
+        if route.endpoint in ADMIN_ONLY and not who.is_admin:
+            assert response.status_code == 403, f"{route}: a moderator who is not an administrator got {response.status_code}"
+            assert _database() == before, f"{route}: a refused moderator's request changed the database"
+        else:
+            ran = RAN.get((route.endpoint, route.method), _served)
+            assert ran(route, response, case), \
+                f"{route}: {who.username} got {response.status_code} {response.headers.get('Location', '')}, " \
+                "and the route's work was not done"
