@@ -11,6 +11,7 @@ from sqlalchemy import MetaData, event
 from sqlalchemy.engine import Engine
 
 from .privacy.addresses import same_address_key
+from .privacy.crypto import keyring
 
 NAMING = {
     "ix": "ix_%(column_0_label)s",
@@ -26,8 +27,12 @@ login_manager = LoginManager()
 
 
 def _client_address():
-    """Rate limits count an IPv6 /64 as one client, as the flood check does, and `::ffff:a.b.c.d` as a.b.c.d."""
-    return same_address_key(request.remote_addr) or "unknown"
+    """Rate limits count an IPv6 /64 as one client, as the flood check does, and `::ffff:a.b.c.d` as a.b.c.d.
+
+    The counter is named by a keyed hash, so the shared store (Redis) holds no reader's address.
+    """
+    address = same_address_key(request.remote_addr)
+    return keyring().index(address, "rate limit") if address else "unknown"
 
 
 limiter = Limiter(key_func=_client_address)
