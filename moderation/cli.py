@@ -1,6 +1,7 @@
 """The `moderation` command: Flask's CLI group bound to the app factory, plus our own commands."""
 import getpass
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -40,6 +41,7 @@ def cli():
 @with_appcontext
 def serve(host, port, threads, concurrency):
     """Web server, a Celery worker and the scheduler, in the foreground; Ctrl-C stops all three."""
+    os.umask(0o077)
     private_folder(current_app.instance_path)
     python = sys.executable
     children = {
@@ -63,7 +65,9 @@ def web(host, port, threads):
 
     app = current_app._get_current_object()
     waitress_serve(app, host=host, port=port, threads=threads, ident="moderation", connection_limit=1000,
-                   channel_timeout=30, clear_untrusted_proxy_headers=not app.config["MODERATION_PROXY_HOPS"])
+                   channel_timeout=30, clear_untrusted_proxy_headers=not app.config["MODERATION_PROXY_HOPS"],
+                   # Up to twice the app's own limit the reader gets its explanation; beyond, nothing is read.
+                   max_request_body_size=2 * app.config["MAX_CONTENT_LENGTH"])
 
 
 @cli.group()

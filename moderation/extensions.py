@@ -31,8 +31,7 @@ def _client_address():
 
     The counter is named by a keyed hash, so the shared store (Redis) holds no reader's address.
     """
-    address = same_address_key(request.remote_addr)
-    return keyring().index(address, "rate limit") if address else "unknown"
+    return keyring().index(same_address_key(request.remote_addr), "rate limit")
 
 
 limiter = Limiter(key_func=_client_address)

@@ -60,3 +60,19 @@ def test_a_missing_production_secret_is_one_sentence_not_a_traceback(tmp_path):
     done = subprocess.run([sys.executable, "-m", "moderation.cli", "db", "upgrade"], env=env, capture_output=True, text=True)
     assert done.returncode != 0
     assert "SECRET_KEY is not set" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_worker_or_scheduler_with_a_missing_secret_says_so_in_one_sentence(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key not in ("SECRET_KEY", "MODERATION_DATA_KEY")}
+    env.update(MODERATION_ENV="production", DATABASE_URL=f"sqlite:///{tmp_path / 'prod.sqlite3'}")
+    for part in ("worker", "beat"):
+        done = subprocess.run([sys.executable, "-m", "celery", "-A", "workers", part], env=env, capture_output=True,
+                              text=True, timeout=60)
+        assert done.returncode != 0
+        assert "Error: SECRET_KEY is not set" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_threads_create_refuses_a_key_no_address_can_carry(app):
+    for key in ("a/b", " padded", "nul\x00key", "x" * 201):
+        result = app.test_cli_runner().invoke(cli, ["threads", "create", key, "--title", "T"])
+        assert result.exit_code != 0 and "A thread key is 1 to 200 characters" in result.output

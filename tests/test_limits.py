@@ -49,6 +49,22 @@ def test_the_next_ipv6_network_and_the_next_ipv4_address_are_other_readers(make_
             assert _post_from(app, "neighbours", ip, f"From {ip}.").status_code == 303
 
 
+@pytest.mark.parametrize("forwarded", [("garbage-1", "garbage-2"), ("203.0.113.9:5555", "203.0.113.9:6666"),
+                                       ("[2001:db8::1]:443", "2001:db8::2")])
+def test_an_address_a_proxy_forwards_oddly_still_passes_the_gate_once(make_app, forwarded):
+    """Garbage in place of an address shares one gate (no fresh allowance per value); a port is no new address."""
+    app = make_app(MODERATION_FLOOD_INTERVAL=15, MODERATION_PROXY_HOPS=1)
+    with app.app_context():
+        factories.make_thread("odd")
+        answers = []
+        for n, address in enumerate(forwarded):
+            client = app.test_client()
+            tokens = form_tokens(client.get("/threads/odd").get_data(as_text=True))
+            answers.append(client.post("/threads/odd", data={**tokens, **comment_fields(body=f"Odd {n}.")},
+                                       headers={"X-Forwarded-For": address}).status_code)
+        assert answers == [303, 429]
+
+
 def _serve(app):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -103,6 +103,12 @@ def _state(database_url, comment_id):
         return connection.execute(sa.text("SELECT state FROM comments WHERE id = :id"), {"id": comment_id}).scalar()
 
 
+def _refused_unread(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        s.sendall(b"POST /threads/launch HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\nbody=")
+        return s.recv(200)
+
+
 def _slow_clients(port, count=12):
     """Connections that send half a request and then nothing, as a slow or hostile client does."""
     sockets = []
@@ -132,11 +138,13 @@ def test_a_clean_checkout_starts_in_production_with_db_upgrade_and_serve(product
         comment_id = _post_behind_tls_proxy(base, "launch")
         wait_for(lambda: _state(database_url, comment_id) == "held", timeout=30)
         assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200, "slow clients do not hold the server up"
+        assert _refused_unread(port).startswith(b"HTTP/1.1 413"), "a 100 MB upload is refused before it is read"
         for s in slow:
             s.close()
         instance = clone / "instance"
         assert oct(instance.stat().st_mode & 0o777) == "0o700"
         assert any(p.name.startswith("celerybeat-schedule-") for p in instance.iterdir())
+        assert {oct(p.stat().st_mode & 0o777) for p in instance.iterdir()} == {"0o600"}
         children = _children(serve.pid)
         assert len(children) == 3
     finally:

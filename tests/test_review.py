@@ -131,3 +131,13 @@ def test_repeated_sign_in_attempts_are_rate_limited(make_app):
         factories.make_moderator("erin")
     codes = [sign_in(client, "erin", "wrong password").status_code for _ in range(3)]
     assert codes == [401, 401, 429]
+
+
+def test_bulk_with_thousands_of_unknown_ids_answers_with_a_short_message(signed_in, thread):
+    held = factories.make_comment(thread, "held")
+    token = csrf_token(signed_in.get("/moderation/").get_data(as_text=True))
+    ids = [str(held.id)] + [str(n) for n in range(100_000, 103_000)]
+    response = signed_in.post("/moderation/comments/bulk", data={"csrf_token": token, "action": "reject", "ids": ids},
+                              follow_redirects=True)
+    html = response.get_data(as_text=True)
+    assert "1 comment rejected. 3000 skipped" in html and "100019, …" in html and "100020" not in html

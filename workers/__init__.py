@@ -4,6 +4,8 @@ The Flask app is built when Celery first asks for `workers.celery`, not when thi
 package is imported, so tests and tools can import the tasks without side effects.
 """
 
+import os
+
 _celery_app = None
 
 
@@ -12,13 +14,17 @@ def __getattr__(name):
         raise AttributeError(name)
     global _celery_app
     if _celery_app is None:
-        from config import private_folder
+        from config import ConfigError, private_folder
         from moderation import create_app
 
         from . import tasks  # noqa: F401 - registers the shared tasks
 
-        flask_app = create_app()
-        # The scheduler keeps its state there; a production start has had no reason to create it yet.
+        try:
+            flask_app = create_app()
+        except ConfigError as error:
+            raise SystemExit(f"Error: {error}") from None
+        # The scheduler keeps its state there, readable by its owner only, as everything this process writes.
+        os.umask(0o077)
         private_folder(flask_app.instance_path)
         _celery_app = flask_app.extensions["celery"]
         tasks.bind_worker_signals(flask_app)

@@ -95,8 +95,8 @@ def post_comment(thread, *, author_name, author_email, author_url, body, parent_
     if not thread.comments_open:
         raise CommentsClosed("Comments are closed on this article.")
     parent = _approved_parent(thread, parent_id)
-    ip = normal_ip(ip)
     _pass_gate(ip)
+    ip = normal_ip(ip)
     comment = Comment(
         thread=thread,
         parent_id=parent.id if parent else None,
@@ -138,9 +138,9 @@ def _pass_gate(ip):
     address only: a refusal by email would tell anyone whether that address had just posted.
     """
     interval = current_app.config["MODERATION_FLOOD_INTERVAL"]
-    key = keyring().index(same_address_key(ip), "posting gate") if interval and ip else None
-    if key is None:
+    if not interval:
         return
+    key = keyring().index(same_address_key(ip), "posting gate")
     now = utcnow()
     insert = (sqlite_insert if db.session.get_bind().dialect.name == "sqlite" else postgresql_insert)(PostingGate)
     claim = insert.values(key=key, last_post_at=now).on_conflict_do_update(

@@ -14,6 +14,8 @@ bp = Blueprint("review", __name__, url_prefix="/moderation")
 login_manager.login_view = "review.login"
 login_manager.login_message = "Please sign in to moderate comments."
 EXPIRED = "That page had expired, so nothing was changed. Please try again."
+# A flashed message lives in the session cookie: a hand-made request with thousands of ids must not overflow it.
+SKIPPED_LISTED = 20
 
 
 def _problem(form):
@@ -142,7 +144,8 @@ def bulk():
     done, skipped = services.decide_many([parse_id(i) for i in form.ids.data], form.action.data, current_user)
     message = f"{len(done)} comment{'s' if len(done) != 1 else ''} {services.PAST_TENSE[form.action.data]}."
     if skipped:
-        message += f" {len(skipped)} skipped (already decided or not in a state for that action): {', '.join(map(str, skipped))}."
+        listed = ", ".join(map(str, skipped[:SKIPPED_LISTED])) + (", …" if len(skipped) > SKIPPED_LISTED else "")
+        message += f" {len(skipped)} skipped (already decided or not in a state for that action): {listed}."
     flash(message)
     return redirect(_safe_next(request.form.get("next")), code=303)
 
