@@ -37,6 +37,10 @@ class DecisionRefused(Exception):
     """The action does not apply to the comment in its present state."""
 
 
+class PasswordRefused(Exception):
+    """The current password given was not the moderator's."""
+
+
 def _check_password(password):
     if len(password) < 8:
         raise ValueError("A password needs at least 8 characters.")
@@ -106,6 +110,14 @@ def change_password(moderator, new_password):
     moderator.password_hash = _hasher.hash(new_password)
     db.session.execute(sa.delete(ModeratorSession).where(ModeratorSession.moderator_id == moderator.id))
     db.session.commit()
+
+
+def change_own_password(moderator, current_password, new_password):
+    """A moderator's own change: the current password first; this browser gets a new sign-in, the others end."""
+    if authenticate(moderator.username, current_password) is None:
+        raise PasswordRefused("That is not your current password.")
+    change_password(moderator, new_password)
+    return open_session(moderator)
 
 
 def _token_hash(token):

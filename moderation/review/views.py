@@ -70,16 +70,16 @@ def logout():
 def password():
     """Change one's own password; every other sign-in of this moderator ends with it."""
     form = PasswordForm()
-    if not form.validate_on_submit():
-        return render_template("review/password.html", form=form), 422 if request.method == "POST" else 200
-    if services.authenticate(current_user.username, form.current.data) is None:
-        form.current.errors = ["That is not your current password."]
-        return render_template("review/password.html", form=form), 422
-    services.change_password(current_user, form.new.data)
-    services.open_session(current_user)
-    login_user(current_user)
-    flash("Password changed. Every other browser signed in as you has been signed out.")
-    return redirect(url_for(".queue"), code=303)
+    if form.validate_on_submit():
+        try:
+            services.change_own_password(current_user, form.current.data, form.new.data)
+        except services.PasswordRefused as refused:
+            form.current.errors = [str(refused)]
+        else:
+            login_user(current_user)
+            flash("Password changed. Every other browser signed in as you has been signed out.")
+            return redirect(url_for(".queue"), code=303)
+    return render_template("review/password.html", form=form), 422 if request.method == "POST" else 200
 
 
 @bp.get("/")
