@@ -66,9 +66,6 @@ class Keyring:
         except InvalidTag:
             raise DataKeyError(f"a stored {purpose} does not authenticate: it was altered or copied from elsewhere") from None
 
-    def is_current(self, token):
-        return token.split(":", 2)[1:2] == [self.current_id]
-
     def index(self, value, purpose):
         """A keyed hash for equality lookups: the same value gives the same index; the index gives nothing back."""
         return hmac.new(self._index_key, purpose.encode() + b"\0" + _encode(value), hashlib.sha256).hexdigest()
