@@ -90,16 +90,18 @@ def send_check_comment(comment_id):
 def send_decision_followups(comment_ids):
     """After a moderator's decision: teach the model, and tell Akismet where it was wrong."""
     report = bool(current_app.config["MODERATION_AKISMET_KEY"])
+    # Retraining waits a moment, so that a burst of decisions is learned in one retraining (see learning.py).
+    delay = current_app.config["MODERATION_RETRAIN_DELAY"] or None
     for comment_id in comment_ids:
-        _send(LEARN_FROM_DECISION, comment_id)
+        _send(LEARN_FROM_DECISION, comment_id, countdown=delay)
         if report:
             _send(REPORT_DECISION, comment_id)
 
 
-def _send(name, *args):
+def _send(name, *args, countdown=None):
     celery_app = current_app.extensions["celery"]
     try:
-        celery_app.send_task(name, args=args)
+        celery_app.send_task(name, args=args, countdown=countdown)
     except OperationalError as error:
         log.warning("could not queue %r for %r, the sweep will retry: %r", name, args, error)
         return False

@@ -1,5 +1,6 @@
 """The optional Akismet check, through akismet's own TestSyncClient (no network)."""
 import akismet
+import pytest
 
 from moderation.extensions import db
 from moderation.models import Comment
@@ -19,6 +20,27 @@ class Unreachable(akismet.TestSyncClient):
     def comment_check(self, *args, **kwargs):
         type(self).calls += 1
         raise akismet.RequestError("Akismet did not answer in time")
+
+
+class Recording(akismet.TestSyncClient):
+    """Akismet's own test client, answering `comment_check_response`, that remembers every call and its fields."""
+    calls = []
+
+    def comment_check(self, *args, **kwargs):
+        type(self).calls.append(("comment-check", kwargs))
+        return super().comment_check(*args, **kwargs)
+
+    def submit_spam(self, *args, **kwargs):
+        type(self).calls.append(("submit-spam", kwargs))
+        return super().submit_spam(*args, **kwargs)
+
+    def submit_ham(self, *args, **kwargs):
+        type(self).calls.append(("submit-ham", kwargs))
+        return super().submit_ham(*args, **kwargs)
+
+
+def recording(answer):
+    return type(f"Recording{answer.name.title()}", (Recording,), {"comment_check_response": answer, "calls": []})
 
 
 def _comment(app, **fields):
@@ -83,3 +105,50 @@ def test_without_a_key_akismet_is_not_asked(app, thread):
     comment = factories.make_comment(thread, "pending")
     check_comment(comment.id)
     assert _reload(comment).akismet_payload is None
+
+
+@pytest.mark.parametrize("answer, action, sent", [
+    (akismet.CheckResponse.SPAM, "not-spam", "submit-ham"),
+    (akismet.CheckResponse.HAM, "spam", "submit-spam"),
+    (akismet.CheckResponse.DISCARD, "not-spam", "submit-ham"),
+])
+def test_a_moderator_overruling_akismet_sends_the_right_correction_with_the_checked_fields(make_app, answer, action, sent):
+    client = recording(answer)
+    app = make_app(**AKISMET, MODERATION_AKISMET_CLIENT=client)
+    with app.app_context():
+        comment = _comment(app, email="overruled@example.org")
+        check_comment(comment.id)
+        if action == "not-spam" and _reload(comment).state != "spam":
+            review.decide(comment.id, "spam", factories.make_moderator("first"))
+        review.decide(comment.id, action, factories.make_moderator())
+        learning.report_decision(comment.id)
+        (check_name, checked), (report_name, reported) = client.calls
+        assert (check_name, report_name) == ("comment-check", sent)
+        assert reported == checked, "the correction must describe the comment exactly as it was checked"
+        assert reported["comment_content"] == "Nice write-up, thank you."
+        assert reported["comment_author_email"] == "overruled@example.org"
+
+
+@pytest.mark.parametrize("answer, action", [(akismet.CheckResponse.SPAM, "spam"), (akismet.CheckResponse.HAM, "approve")])
+def test_a_moderator_agreeing_with_akismet_sends_it_nothing(make_app, answer, action):
+    client = recording(answer)
+    app = make_app(**AKISMET, MODERATION_AKISMET_CLIENT=client)
+    with app.app_context():
+        comment = _comment(app)
+        check_comment(comment.id)
+        state = _reload(comment).state
+        if (action, state) != ("spam", "spam"):
+            review.decide(comment.id, action, factories.make_moderator())
+        assert learning.report_decision(comment.id) is None
+        assert [name for name, _ in client.calls] == ["comment-check"]
+
+
+def test_blatant_spam_akismet_would_discard_goes_to_spam_with_its_reason(make_app):
+    client = recording(akismet.CheckResponse.DISCARD)
+    app = make_app(**AKISMET, MODERATION_AKISMET_CLIENT=client)
+    with app.app_context():
+        comment = _comment(app)
+        check_comment(comment.id)
+        comment = _reload(comment)
+        assert comment.state == "spam" and "Akismet: blatant spam" in comment.reasons
+        assert comment.akismet_payload["verdict"] == "discard"

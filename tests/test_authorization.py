@@ -1,4 +1,5 @@
 """Every console route, walked from the URL map: strangers are sent to sign in, moderators served, admin pages kept for admins."""
+import re
 from dataclasses import dataclass
 from types import SimpleNamespace
 from urllib.parse import urlsplit
@@ -11,7 +12,7 @@ from moderation.extensions import db
 from moderation.models import Comment, ModeratorSession, PrivacyEvent, Setting
 from moderation.review import services as review
 from tests import factories
-from tests.conftest import app_config, csrf_token, sign_in
+from tests.conftest import app_config, csrf_token, form_tokens, sign_in
 
 # Routes only an administrator may use: the views in moderation/review/views.py that check `current_user.is_admin`.
 # Kept by hand on purpose: a new administrator's route goes here, and the test then proves it refuses moderators.
@@ -195,3 +196,68 @@ def test_a_console_route_sends_strangers_to_sign_in_and_serves_each_role(app, ro
             assert ran(route, response, case), \
                 f"{route}: {who.username} got {response.status_code} {response.headers.get('Location', '')}, " \
                 "and the route's work was not done"
+
+
+# --- Forged tokens: every route that changes something, walked from the URL map ----------------------------------
+
+def changing_routes():
+    """Every route and method that may change something (not GET), across the whole app, not only the console."""
+    app = create_app(app_config("sqlite://"))
+    return sorted(
+        (Route(rule.endpoint, rule.rule, method, frozenset(rule.arguments))
+         for rule in app.url_map.iter_rules()
+         for method in rule.methods - {"GET", "HEAD", "OPTIONS"}),
+        key=str,
+    )
+
+
+CHANGING = changing_routes()
+# What a browser posts to the routes outside the console, besides the token.
+PUBLIC_FORMS = {
+    ("comments.post", "POST"): {"author_name": "Reader", "author_email": "forged-post@example.org", "author_url": "",
+                                "body": "Typed before the token was forged.", "parent_id": ""},
+    ("review.login", "POST"): {"username": "root", "password": factories.PASSWORD},
+}
+
+
+def test_the_forged_token_walk_finds_every_form_we_know():
+    found = {(route.endpoint, route.method) for route in CHANGING}
+    assert {("comments.post", "POST"), ("review.login", "POST"), ("review.decide", "POST"), ("review.bulk", "POST"),
+            ("review.settings", "POST"), ("review.password", "POST"), ("review.logout", "POST"),
+            ("review.reveal_email", "POST")} <= found
+
+
+def _forged_form(app, route, case, token):
+    if (route.endpoint, route.method) == ("comments.post", "POST"):
+        page = case.client.get(f"/threads/{case.thread_key}").get_data(as_text=True)
+        fields = {**form_tokens(page), **PUBLIC_FORMS[(route.endpoint, route.method)]}
+    else:
+        fields = _form(route, case) | PUBLIC_FORMS.get((route.endpoint, route.method), {})
+    if token is None:
+        fields.pop("csrf_token", None)
+    else:
+        fields["csrf_token"] = token
+    return fields
+
+
+@pytest.mark.parametrize("token", ["forged", None], ids=["forged", "missing"])
+@pytest.mark.parametrize("route", CHANGING, ids=str)
+def test_a_form_with_a_forged_or_missing_token_changes_nothing(app, route, token):
+    """A page on another site cannot make a signed-in administrator's browser change anything: every form
+    that changes something checks its token, and a refusal is said in words and leaves the database as it was."""
+    thread = factories.make_thread("an-article")
+    administrator = factories.make_moderator("root", is_admin=True)
+    case = _case(app, thread, administrator)
+    case.thread_key = "an-article"
+    arguments = {"comment_id": case.comment, "action": "approve", "key": case.thread_key}
+    url = app.url_map.bind("localhost").build(route.endpoint, {name: arguments[name] for name in route.arguments},
+                                              method=route.method)
+    data = _forged_form(app, route, case, token)
+    before = _database()
+    response = case.client.open(url, method=route.method, data=data, follow_redirects=True)
+    assert response.status_code < 500, f"{route}: {response.status_code}"
+    assert _database() == before, f"{route}: a request with a {token or 'missing'} token changed the database"
+    page = response.get_data(as_text=True)
+    assert re.search(r"expired|could not be verified", page), f"{route}: the refusal is not explained:\n{page[:2000]}"
+    if route.endpoint == "comments.post":
+        assert "Typed before the token was forged." in page, "the reader's text was lost with the token"

@@ -86,6 +86,45 @@ def test_a_redelivered_learning_task_trains_nothing_new(learning_app):
     assert db.session.scalar(db.select(db.func.count()).select_from(SpamModelVersion)) == versions
 
 
+def _versions():
+    return db.session.scalar(db.select(db.func.count()).select_from(SpamModelVersion))
+
+
+def test_a_burst_of_decisions_retrains_once_with_every_example(learning_app):
+    """Twenty comments cleared one after another, their follow-ups run afterwards in order: one new version."""
+    moderator = factories.make_moderator()
+    thread = factories.make_thread()
+    comments = [factories.make_comment(thread, "held", body=f"{NEW_SPAM} burst {n}") for n in range(5)]
+    before = _versions()
+    for comment in comments:
+        review.decide(comment.id, "spam", moderator)
+    results = [learn_from_decision(comment.id) for comment in comments]
+    assert results[:-1] == [None] * 4, "an older decision's follow-up must leave retraining to the newest one's"
+    assert _versions() == before + 1
+    newest = db.session.scalars(db.select(SpamModelVersion).order_by(SpamModelVersion.id.desc())).first()
+    assert newest.examples == db.session.scalar(db.select(db.func.count()).select_from(TrainingExample))
+    assert set(_examples()) == {comment.id for comment in comments}
+
+
+def test_a_bulk_decision_retrains_once(learning_app):
+    moderator = factories.make_moderator()
+    thread = factories.make_thread()
+    ids = [factories.make_comment(thread, "held", body=f"{NEW_SPAM} bulk {n}").id for n in range(4)]
+    before = _versions()
+    done, skipped = review.decide_many(ids, "spam", moderator)
+    assert (done, skipped) == (ids, [])
+    for comment_id in reversed(ids):  # follow-ups may arrive in any order: still one retraining
+        learn_from_decision(comment_id)
+    assert _versions() == before + 1
+
+
+def test_the_example_is_kept_with_the_decision_even_if_its_follow_up_is_lost(learning_app):
+    moderator = factories.make_moderator()
+    comment = factories.make_comment(factories.make_thread(), "held")
+    review.decide(comment.id, "spam", moderator)
+    assert _examples() == {comment.id: (True, 3.0)}, "the example is stored in the decision's own commit"
+
+
 def test_too_few_examples_keep_the_seed_model(make_app):
     app = make_app()
     with app.app_context():

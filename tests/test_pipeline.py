@@ -29,7 +29,7 @@ def _broker_url(kind, tmp_path):
     return REDIS_URL if kind == "redis" else RABBITMQ_URL
 
 
-def _start(request, tmp_path, stack_name, **settings):
+def _start(request, tmp_path, stack_name, beat=False, **settings):
     """An app and a worker subprocess sharing one database, one broker queue of this test's own, and `settings`."""
     database, broker = STACKS[stack_name]
     database_url = (
@@ -39,14 +39,16 @@ def _start(request, tmp_path, stack_name, **settings):
     broker_url = _broker_url(broker, tmp_path)
     app = build_app(database_url, CELERY_BROKER_URL=broker_url, MODERATION_QUEUE=queue, **settings)
     env = {"DATABASE_URL": database_url, "CELERY_BROKER_URL": broker_url, "MODERATION_QUEUE": queue}
-    worker = Worker({**env, **{key: str(value) for key, value in settings.items()}})
+    if beat:
+        env["MODERATION_INSTANCE_PATH"] = str(tmp_path / "instance")
+    worker = Worker({**env, **{key: str(value) for key, value in settings.items()}}, beat=beat)
     request.addfinalizer(lambda: (worker.stop(), drop_queue(broker_url, queue), empty_tables(app)))
     return app, worker
 
 
 @pytest.fixture(params=list(STACKS), ids=list(STACKS))
 def stack(request, tmp_path):
-    return _start(request, tmp_path, request.param)
+    return _start(request, tmp_path, request.param, MODERATION_RETRAIN_DELAY=1)
 
 
 def _state(moderator_client, comment_id, states=("held", "spam")):
@@ -92,6 +94,8 @@ def test_a_comment_goes_from_the_form_through_the_worker_to_the_page(stack, reco
     assert "Worth reading, thank you." in visitor.get("/threads/pipeline").get_data(as_text=True)
     public = visitor.get("/api/v1/threads/pipeline/comments").get_json()
     assert [c["body"] for c in public["comments"]] == ["Worth reading, thank you."]
+    # Read the worker's log only once every task of the flow has run: two checks and the decision's follow-up.
+    worker.wait_until_finished({"moderation.check_comment": 2, "moderation.learn_from_decision": 1})
     assert email not in worker.log
     with app.app_context():
         assert db.session.execute(db.text("SELECT count(*) FROM audit_events WHERE comment_id = :id"),
@@ -100,7 +104,8 @@ def test_a_comment_goes_from_the_form_through_the_worker_to_the_page(stack, reco
 
 def test_akismet_and_the_model_judge_in_the_worker_and_a_decision_teaches_both(request, tmp_path):
     app, worker = _start(
-        request, tmp_path, "postgresql+redis", MODERATION_MIN_TRAINING_EXAMPLES=20, MODERATION_AKISMET_KEY="test-key",
+        request, tmp_path, "postgresql+redis", MODERATION_MIN_TRAINING_EXAMPLES=20, MODERATION_RETRAIN_DELAY=1,
+        MODERATION_AKISMET_KEY="test-key",
         MODERATION_AKISMET_URL="https://blog.example.org", MODERATION_AKISMET_CLIENT="test-spam",
     )
     with app.app_context():
@@ -159,3 +164,57 @@ def test_a_check_that_runs_out_of_time_holds_the_comment_with_the_reason(request
         blocker.close()
     assert held["reasons"] == ["spam check failed: the check took longer than 2 s and was stopped"]
     assert "ran out of time" in worker.log
+
+
+@pytest.mark.parametrize("stack_name", ["sqlite+sqlite-broker", "postgresql+redis"])
+def test_a_post_while_the_broker_is_down_is_kept_and_the_scheduled_sweep_has_it_checked(request, tmp_path, stack_name):
+    """The reader is answered as usual while the broker is down; once it is back, the scheduler's sweep sends
+    the check again and a worker gives the comment a real verdict, not the sweep's give-up reason."""
+    app, worker = _start(request, tmp_path, stack_name, beat=True, MODERATION_SWEEP_EVERY=1, MODERATION_SWEEP_AFTER=1)
+    cut_off = build_app(app.config["SQLALCHEMY_DATABASE_URI"], CELERY_BROKER_URL="redis://127.0.0.1:1/0",
+                        MODERATION_QUEUE=app.config["MODERATION_QUEUE"])
+    with app.app_context():
+        factories.make_thread("outage", "Outage article")
+        factories.make_moderator("alice")
+    reader, moderator = cut_off.test_client(), app.test_client()
+    assert sign_in(moderator).status_code == 303
+
+    comment_id = _post(reader, "outage", body="Posted while the broker was down.")
+    page = reader.get("/threads/outage").get_data(as_text=True)
+    assert "Posted while the broker was down." in page and "awaiting moderation" in page
+    with app.app_context():
+        assert db.session.get(Comment, comment_id).state == "pending"
+
+    try:
+        held = wait_for(lambda: _state(moderator, comment_id, states=("held",)), timeout=45)
+    except AssertionError:
+        raise AssertionError(worker.log) from None
+    assert any(reason.startswith("model: ") for reason in held["reasons"]), held["reasons"]
+    assert not any(reason.startswith("spam check failed") for reason in held["reasons"])
+    assert "moderation.sweep_pending" in worker.log and "moderation.check_comment" in worker.log
+    with cut_off.app_context():
+        db.engine.dispose()
+
+
+def test_a_moderator_clearing_comments_one_after_another_retrains_the_model_once(request, tmp_path):
+    """Five decisions, each its own request, a second or so apart: the worker trains one new version on all of
+    them, a moment after the last, instead of five versions one after another."""
+    app, worker = _start(request, tmp_path, "postgresql+redis", MODERATION_MIN_TRAINING_EXAMPLES=20,
+                         MODERATION_RETRAIN_DELAY=3)
+    with app.app_context():
+        thread = factories.make_thread("burst", "Burst article")
+        factories.make_moderator("alice")
+        assert app.test_cli_runner().invoke(cli, ["spam", "train", "--csv", SAMPLE]).exit_code == 0
+        ids = [factories.make_comment(thread, "held", body=f"Check out my channel, number {n}").id for n in range(5)]
+    moderator = app.test_client()
+    assert sign_in(moderator).status_code == 303
+    for comment_id in ids:
+        token = csrf_token(moderator.get("/moderation/").get_data(as_text=True))
+        assert moderator.post(f"/moderation/comments/{comment_id}/spam", data={"csrf_token": token}).status_code == 303
+        time.sleep(0.5)
+    worker.wait_until_finished({"moderation.learn_from_decision": 5})
+    with app.app_context():
+        db.session.remove()
+        trained = db.session.scalars(db.select(SpamModelVersion).where(SpamModelVersion.source == "decisions")).all()
+        assert len(trained) == 1, [(v.id, v.examples) for v in trained]
+        assert trained[0].examples == 60 + 5

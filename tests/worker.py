@@ -16,13 +16,15 @@ READY_TIMEOUT = 60
 class Worker:
     """Starts the worker, collects everything it logs, and waits until it says it is ready."""
 
-    def __init__(self, env, concurrency=1):
+    def __init__(self, env, concurrency=1, beat=False):
+        """`beat=True` runs the scheduler inside the worker (`-B`), so the sweep runs on its schedule."""
         self.output = []
         self._ready = threading.Event()
         full_env = {**os.environ, "MODERATION_ENV": "testing", **env}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "workers", "worker", "--loglevel", "INFO",
-             "--concurrency", str(concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat"],
+             "--concurrency", str(concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat",
+             *(["--beat"] if beat else [])],
             cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         threading.Thread(target=self._read, daemon=True).start()
@@ -35,6 +37,18 @@ class Worker:
             self.output.append(line)
             if " ready." in line:
                 self._ready.set()
+
+    def finished(self, task_name):
+        """How many runs of the task the worker has logged as finished (succeeded or failed)."""
+        return sum(f"Task {task_name}[" in line and (" succeeded in " in line or " raised " in line)
+                   for line in list(self.output))
+
+    def wait_until_finished(self, counts, timeout=60):
+        """Wait until each named task has finished at least that many times, so the log holds all they wrote."""
+        try:
+            wait_for(lambda: all(self.finished(name) >= n for name, n in counts.items()), timeout=timeout)
+        except AssertionError:
+            raise AssertionError(f"the worker did not finish {counts}:\n{self.log}") from None
 
     @property
     def log(self):

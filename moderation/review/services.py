@@ -16,6 +16,7 @@ from ..extensions import db
 from ..models import AuditEvent, Comment, Moderator, ModeratorSession, Thread, utcnow
 from ..privacy.addresses import truncated_ip
 from ..queue import send_decision_followups
+from ..spam import learning
 
 ACTIONS = {
     # action: (new state, states it may come from)
@@ -167,6 +168,8 @@ def _apply(comment, action, moderator, reason):
     if changed != 1:
         raise DecisionRefused(f"Comment {comment.id} was changed by someone else a moment ago.")
     record(comment, from_state, to_state, actor="moderator", moderator=moderator, reason=reason or action)
+    db.session.flush()
+    learning.record_example(comment)
 
 
 def queue_page(state="held", thread_key=None, after_id=0, limit=50):

@@ -58,9 +58,14 @@ def _safe_next(target):
 
 @bp.post("/logout")
 def logout():
-    if DecisionForm().validate_on_submit() and current_user.is_authenticated:
-        services.close_session(current_user.session_token)
-        logout_user()
+    if not current_user.is_authenticated:
+        return redirect(url_for(".login"), code=303)
+    if not DecisionForm().validate_on_submit():
+        # Said, not silent: a moderator who pressed "Sign out" on a stale page must not believe they are out.
+        flash("That page had expired, so you are still signed in. Press \u201cSign out\u201d again to sign out.", "error")
+        return redirect(url_for(".queue"), code=303)
+    services.close_session(current_user.session_token)
+    logout_user()
     return redirect(url_for(".login"), code=303)
 
 

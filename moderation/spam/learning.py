@@ -34,15 +34,13 @@ def decision_label(comment):
     return {"approved": False, "held": False, "spam": True}.get(event.to_state)
 
 
-def learn_from_decision(comment_id):
-    """Record the decision as an example (replacing an earlier one), commit, then retrain if anything changed."""
-    comment = db.session.get(Comment, comment_id, populate_existing=True)
-    if comment is None:
-        return None
+def record_example(comment):
+    """The comment's latest decision as a training example, replacing an earlier one; in the decision's own
+    transaction, so that an example is never lost with a follow-up task. Does not commit."""
     label = decision_label(comment)
-    existing = db.session.scalar(sa.select(TrainingExample).where(TrainingExample.comment_id == comment_id))
+    existing = db.session.scalar(sa.select(TrainingExample).where(TrainingExample.comment_id == comment.id))
     if existing is not None and label is not None and existing.is_spam == label:
-        return retrain_if_due()
+        return
     if existing is not None:
         db.session.delete(existing)
         db.session.flush()
@@ -50,7 +48,24 @@ def learn_from_decision(comment_id):
         db.session.add(TrainingExample(comment_id=comment.id, source="moderator", text=comment.body,
                                        author=comment.author_name, is_spam=label,
                                        weight=current_app.config["MODERATION_DECISION_WEIGHT"]))
-    db.session.commit()
+        db.session.flush()
+
+
+def learn_from_decision(comment_id):
+    """The follow-up of a decision (sent MODERATION_RETRAIN_DELAY seconds after it): retrain, once per burst.
+
+    Only the task of the newest decision retrains; an older one finds a newer decision and leaves the work to
+    that one's task, which trains on every example. So a moderator clearing twenty comments, or a bulk
+    action on twenty, gives one new version, not twenty.
+    """
+    mine = db.session.scalar(sa.select(sa.func.max(AuditEvent.id)).where(
+        AuditEvent.comment_id == comment_id, AuditEvent.moderator_id.is_not(None)))
+    if mine is None:
+        return None
+    newer = db.session.scalar(sa.select(sa.exists().where(AuditEvent.moderator_id.is_not(None), AuditEvent.id > mine)))
+    if newer:
+        log.debug("a newer decision than the one on comment %r will retrain", comment_id)
+        return None
     return retrain_if_due()
 
 
