@@ -35,7 +35,7 @@ def cli():
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True)
+@click.option("--port", default=5000, show_default=True, envvar="PORT", help="or the PORT environment variable")
 @click.option("--threads", default=WEB_THREADS, show_default=True, help="web threads answering requests")
 @click.option("--concurrency", default=2, show_default=True, help="Celery worker processes")
 @with_appcontext
@@ -55,7 +55,7 @@ def serve(host, port, threads, concurrency):
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=5000, show_default=True)
+@click.option("--port", default=5000, show_default=True, envvar="PORT", help="or the PORT environment variable")
 @click.option("--threads", default=WEB_THREADS, show_default=True, help="threads answering requests")
 @with_appcontext
 def web(host, port, threads):

@@ -1,5 +1,15 @@
 """Error pages: JSON under /api, a readable page elsewhere, never a bare stack trace."""
-from flask import jsonify, render_template, request
+import logging
+
+from flask import current_app, g, jsonify, render_template, request
+from sqlalchemy.exc import OperationalError
+
+from .extensions import db
+
+log = logging.getLogger(__name__)
+UNAVAILABLE = ("The service cannot reach its database just now, so nothing was changed. "
+               "Please try again in a minute.")
+RETRY_AFTER_SECONDS = 60
 
 MESSAGES = {
     400: "The request could not be understood.",
@@ -21,6 +31,29 @@ def _respond(error):
     return render_template("error.html", code=code, message=message), code
 
 
+def database_unreachable(error):
+    """The database is down or refusing (a restart, a full disk, a lock that timed out): a 503 that says to
+    try again, never a 500. Logged by kind only: the error's text may quote the statement."""
+    forget_failed_transaction()
+    # Who is signed in cannot be read either: the page is drawn for an anonymous visitor, not asked again.
+    g._login_user = current_app.login_manager.anonymous_user()
+    log.warning("database unreachable during %s %s: %s", request.method, request.path,
+                type(getattr(error, "orig", error)).__name__)
+    if request.path.startswith("/api/"):
+        response = jsonify(error=UNAVAILABLE)
+    else:
+        response = render_template("error.html", code=503, message=UNAVAILABLE)
+    return response, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}
+
+
+def forget_failed_transaction():
+    try:
+        db.session.rollback()
+    except Exception:  # noqa: BLE001 - the connection may be gone too; the session is discarded either way
+        db.session.remove()
+
+
 def register(app):
     for code in MESSAGES:
         app.register_error_handler(code, _respond)
+    app.register_error_handler(OperationalError, database_unreachable)

@@ -1,11 +1,19 @@
-"""Reaching the real services the suite runs against: fail under CI=true, skip elsewhere."""
+"""Reaching the real services the suite runs against: fail in CI (CI=true, 1 or yes), skip elsewhere."""
 import os
 import shutil
 import socket
 
 import pytest
 
-IN_CI = os.environ.get("CI", "").lower() == "true"
+TRUE_WORDS = ("true", "1", "yes", "on")
+
+
+def in_ci(environ=os.environ):
+    """CI read as a boolean the usual way: `true`, `1`, `yes` (any case) mean a CI run."""
+    return environ.get("CI", "").strip().lower() in TRUE_WORDS
+
+
+IN_CI = in_ci()
 POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
@@ -25,7 +33,7 @@ def missing(what):
     """Fail (in CI) or skip (on a developer's machine without it) a test that needs `what`."""
     message = f"{what} is not reachable"
     if IN_CI:
-        pytest.fail(f"{message}, and under CI=true every service the suite needs must be there.")
+        pytest.fail(f"{message}, and in CI (CI={os.environ['CI']}) every service the suite needs must be there.")
     pytest.skip(message)
 
 

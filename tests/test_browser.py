@@ -94,11 +94,83 @@ def test_a_moderator_works_the_queue_with_the_keyboard(site, browser):
     moderator.get_by_label("Password").fill(factories.PASSWORD)
     moderator.get_by_role("button", name="Sign in").click()
     moderator.get_by_text("Keyboard comment 1.").wait_for()
+    moderator.wait_for_load_state()
     moderator.keyboard.press("j")
     moderator.keyboard.press("j")
     moderator.keyboard.press("s")
     moderator.get_by_text("marked as spam.").wait_for()
+    moderator.wait_for_load_state()
     moderator.keyboard.press("j")
     moderator.keyboard.press("a")
     moderator.get_by_text("approved.").wait_for()
+    moderator.wait_for_load_state()
     assert (_state(app, "Keyboard comment 1."), _state(app, "Keyboard comment 2.")) == ("approved", "spam")
+
+
+def _sign_in(browser, base):
+    page = browser.new_context().new_page()
+    page.goto(f"{base}/moderation/login")
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill(factories.PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    return page
+
+
+def _focused_comment(page):
+    return page.evaluate("document.activeElement.getAttribute('aria-label') + ' ' + document.activeElement.id")
+
+
+def test_every_queue_shortcut_does_what_the_keys_line_says(site, browser):
+    """j/k move, a/r/s decide the focused row, x ticks it for the bulk action, n returns spam to the queue;
+    a key typed into a field stays typing."""
+    app, base = site
+    with app.app_context():
+        thread = db.session.scalar(db.select(Thread))
+        ids = {n: factories.make_comment(thread, "held", body=f"Shortcut comment {n}.").id for n in range(1, 6)}
+        wrongly = factories.make_comment(thread, "spam", body="Wrongly marked as spam.").id
+    page = _sign_in(browser, base)
+    page.get_by_text("Shortcut comment 1.").wait_for()
+    page.wait_for_load_state()
+
+    page.keyboard.press("j")
+    assert _focused_comment(page).endswith(f"queue-{ids[1]}")
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("k")
+    assert _focused_comment(page).endswith(f"queue-{ids[2]}"), "k goes back one row"
+    page.keyboard.press("r")
+    page.get_by_text("rejected.").wait_for()
+    page.wait_for_load_state()
+    assert _state(app, "Shortcut comment 2.") == "rejected"
+
+    # The queue now starts at comment 1; tick 1 and 3 with x, then apply the bulk action to them.
+    page.keyboard.press("j")
+    page.keyboard.press("x")
+    page.keyboard.press("j")
+    page.keyboard.press("j")
+    page.keyboard.press("x")
+    ticked = page.eval_on_selector_all("input[name=ids]:checked", "boxes => boxes.map(b => Number(b.value))")
+    assert sorted(ticked) == sorted([ids[1], ids[4]])
+    page.select_option("select[name=action]", "spam")
+    page.get_by_role("button", name="Apply to ticked").click()
+    page.get_by_text("Shortcut comment 3.").wait_for()
+    page.wait_for_load_state()
+    assert (_state(app, "Shortcut comment 1."), _state(app, "Shortcut comment 4.")) == ("spam", "spam")
+
+    page.keyboard.press("j")
+    page.keyboard.press("a")
+    page.get_by_text("approved.").wait_for()
+    page.wait_for_load_state()
+    assert _state(app, "Shortcut comment 3.") == "approved"
+
+    page.goto(f"{base}/moderation/?state=spam")
+    page.get_by_text("Wrongly marked as spam.").wait_for()
+    page.wait_for_load_state()
+    rows = page.eval_on_selector_all("tr.queue-row", "rows => rows.map(r => r.id)")
+    for _ in range(rows.index(f"queue-{wrongly}") + 1):
+        page.keyboard.press("j")
+    page.keyboard.press("n")
+    page.get_by_text("returned to the queue as not spam").wait_for()
+    page.wait_for_load_state()
+    assert _state(app, "Wrongly marked as spam.") == "held"
+    assert _state(app, "Shortcut comment 5.") == "held", "no key decided a comment it was not on"

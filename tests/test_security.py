@@ -301,3 +301,27 @@ def test_the_queue_runs_under_the_policy_in_chromium(site, browser):  # noqa: F8
     page.wait_for_timeout(200)
     assert page.evaluate("window.ran") is None
     assert [m for m in messages if CSP_VIOLATION.search(m)]
+
+
+@pytest.mark.parametrize("hops, scheme", [(1, "https"), (0, "http")])
+def test_x_forwarded_proto_is_believed_only_from_a_trusted_proxy(make_app, hops, scheme):
+    """Behind MODERATION_PROXY_HOPS=1 the TLS proxy's X-Forwarded-Proto and -Host make the service's own absolute
+    links https on the public host (the reader's cookie is Secure too: test_privacy_at_rest); with no proxy
+    trusted, a client cannot claim https or another host with a header."""
+    app = make_app(MODERATION_PROXY_HOPS=hops)
+    with app.app_context():
+        thread = factories.make_thread("proto")
+        for _ in range(3):
+            factories.make_comment(thread, "held")
+        factories.make_moderator("alice")
+    client = app.test_client()
+    https = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "comments.example.org"}
+    token = csrf_token(client.get("/moderation/login", headers=https).get_data(as_text=True))
+    signed_in = client.post("/moderation/login", headers=https,
+                            data={"csrf_token": token, "username": "alice", "password": factories.PASSWORD})
+    assert signed_in.status_code == 303
+    page = client.get("/api/v1/moderation/comments?limit=2", headers=https).get_json()
+    if scheme == "https":
+        assert page["next"].startswith("https://comments.example.org/api/v1/moderation/comments?")
+    else:
+        assert page["next"].startswith("http://localhost/api/v1/moderation/comments?")

@@ -1,4 +1,6 @@
 """An administrator changes the spam settings; the next checks use them."""
+import pytest
+
 from moderation.extensions import db
 from moderation.models import Comment
 from tests import factories
@@ -49,3 +51,34 @@ def test_bad_settings_are_refused_beside_the_field_and_kept(app):
     html = response.get_data(as_text=True)
     assert response.status_code == 422
     assert "The spam threshold must be above the clean threshold." in html and "kept word" in html
+
+
+@pytest.mark.parametrize("field, value", [("body", "Thanks, the refund policy part was clear."),
+                                          ("author_name", "Refund Desk"), ("author_url", "https://refund.example.org")])
+def test_a_saved_moderation_word_holds_a_comment_that_would_have_been_approved(make_app, field, value):
+    """Where clean comments are published at once, a moderation word (anywhere: text, name, website) still
+    sends the comment to a person, with the word and the field in the reason."""
+    app = make_app(MODERATION_AUTO_APPROVE="clean")
+    with app.app_context():
+        thread = factories.make_thread()
+        clean = factories.make_comment(thread, "pending", body="Thanks, the policy part was clear.", form_seconds=30)
+        check_comment(clean.id)
+        assert _reload(clean).state == "approved", _reload(clean).reasons
+
+        admin = _admin(app)
+        token = csrf_token(admin.get("/moderation/settings").get_data(as_text=True))
+        saved = admin.post("/moderation/settings", data={**FORM, "csrf_token": token, "hold_words": "refund"},
+                           follow_redirects=True)
+        assert "Settings saved." in saved.get_data(as_text=True)
+        worded = factories.make_comment(thread, "pending", form_seconds=30,
+                                        **{"body": "Thanks, the policy part was clear, again.", field: value})
+        check_comment(worded.id)
+        checked = _reload(worded)
+        where = {"body": "content", "author_name": "name", "author_url": "website"}[field]
+        assert checked.state == "held"
+        assert f"moderation word 'refund' in the {where}" in checked.reasons, checked.reasons
+
+
+def _reload(comment):
+    db.session.expire_all()
+    return db.session.get(Comment, comment.id)

@@ -1,10 +1,14 @@
 """The scheduled sweep: a comment left pending is sent again, and held for a person if it never settles."""
 from datetime import timedelta
 
+import sqlalchemy as sa
+
 from moderation.extensions import db
 from moderation.models import Comment, utcnow
+from moderation.spam import settings as spam_settings
 from tests import factories
-from workers.tasks import sweep_pending
+from tests.conftest import build_app, empty_tables
+from workers.tasks import check_comment, sweep_pending
 
 
 def _age(comment, seconds):
@@ -41,3 +45,27 @@ def test_the_sweep_survives_a_broker_that_is_down(make_app):
         assert sweep_pending() == 0
         db.session.expire_all()
         assert db.session.get(Comment, comment.id).state == "pending"
+
+
+def test_a_check_that_keeps_meeting_a_database_error_is_held_with_the_reason(postgresql_url):
+    """The check's database keeps refusing (here: a lock held past the lock timeout, as during a long migration);
+    the task retries, and when the retries run out the comment is held for a person with the reason."""
+    app = build_app(postgresql_url, SQLALCHEMY_ENGINE_OPTIONS={"connect_args": {"options": "-c lock_timeout=100"}})
+    blocker = sa.create_engine(postgresql_url, poolclass=sa.pool.NullPool).connect()
+    try:
+        with app.app_context():
+            comment_id = factories.make_comment(factories.make_thread(), "pending").id
+            db.session.remove()
+            spam_settings.forget_cached()  # the check must read the settings, as a worker's first check does
+            blocker.execute(sa.text("LOCK TABLE settings IN ACCESS EXCLUSIVE MODE"))
+            # In this process Celery runs each retry at once instead of after its backoff.
+            check_comment.apply(args=[comment_id])
+            blocker.rollback()
+            db.session.expire_all()
+            comment = db.session.get(Comment, comment_id)
+            assert comment.state == "held"
+            assert comment.reasons == ["spam check failed: OperationalError after 5 retries"]
+    finally:
+        blocker.rollback()
+        blocker.close()
+        empty_tables(app)

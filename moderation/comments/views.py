@@ -1,6 +1,10 @@
 """The reader's pages: the list of threads and an article's comments with the "Leave a Reply" form."""
-from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
+from types import SimpleNamespace
 
+from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
+from sqlalchemy.exc import OperationalError
+
+from .. import errors
 from ..extensions import limiter
 from ..ids import parse_id
 from . import reader, services
@@ -61,6 +65,20 @@ def too_many(error):
         return render_template("error.html", code=429, message=str(error.description)), 429
     problem = services.TooSoon("You are posting comments too quickly. Please wait a minute; your text is kept below.")
     return _page(thread, CommentForm(), status=429, problem=problem)
+
+
+@bp.errorhandler(OperationalError)
+def database_unreachable(error):
+    """The reader's text must survive a database outage: the form comes back filled in, with a 503."""
+    response = errors.database_unreachable(error)
+    if request.endpoint != "comments.post":
+        return response
+    # Nothing of the thread can be read now: the form stands alone under a heading that says what happened.
+    thread = SimpleNamespace(key=request.view_args["key"], title="Your comment was not posted yet", url=None,
+                             comments_open=True)
+    html = render_template("comments/thread.html", thread=thread, form=CommentForm(), tree=[],
+                           problem=services.CommentRefused(errors.UNAVAILABLE), opened_stamp=opened_stamp())
+    return html, 503, {"Retry-After": str(errors.RETRY_AFTER_SECONDS), "Cache-Control": "private, no-store"}
 
 
 def _fields(form):
