@@ -129,6 +129,7 @@ def test_every_queue_shortcut_does_what_the_keys_line_says(site, browser):
         ids = {n: factories.make_comment(thread, "held", body=f"Shortcut comment {n}.").id for n in range(1, 6)}
         wrongly = factories.make_comment(thread, "spam", body="Wrongly marked as spam.").id
     page = _sign_in(browser, base)
+    page.set_default_timeout(10_000)
     page.get_by_text("Shortcut comment 1.").wait_for()
     page.wait_for_load_state()
 
