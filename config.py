@@ -4,6 +4,7 @@ import binascii
 import os
 import secrets
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from limits import parse_many
 
@@ -140,6 +141,8 @@ class Config:
     MODERATION_MIN_TRAINING_EXAMPLES = 200
     MODERATION_DECISION_WEIGHT = 3.0
     MODERATION_RETRAIN_DELAY = 10
+    # Sites whose pages may embed the widget and use the public API from the browser (scheme://host[:port]).
+    MODERATION_ALLOWED_ORIGINS = ()
     MODERATION_AKISMET_KEY = None
     MODERATION_AKISMET_URL = None
     MODERATION_AKISMET_CLIENT = "sync"
@@ -186,6 +189,7 @@ class Config:
             settings[name] = environ.get(name) or None
         if settings["MODERATION_AKISMET_KEY"] and not settings["MODERATION_AKISMET_URL"]:
             raise ConfigError("MODERATION_AKISMET_URL is not set: Akismet needs the address of the site its key belongs to.")
+        settings["MODERATION_ALLOWED_ORIGINS"] = allowed_origins(environ.get("MODERATION_ALLOWED_ORIGINS", ""))
         for name in ("MODERATION_BLOCKED_WORDS", "MODERATION_HOLD_WORDS"):
             if environ.get(name):
                 settings[name] = tuple(w.strip() for w in environ[name].split(",") if w.strip())
@@ -223,6 +227,22 @@ def _stores(environ, instance):
         "CELERY_BROKER_URL": broker,
         "RATELIMIT_STORAGE_URI": environ.get("RATELIMIT_STORAGE_URI") or shared,
     }
+
+
+def allowed_origins(raw):
+    """`https://blog.example.org, http://localhost:5001` as the origins a browser sends: scheme, host, port."""
+    origins = []
+    for part in raw.replace("\n", ",").split(","):
+        text = part.strip().rstrip("/")
+        if not text:
+            continue
+        parsed = urlsplit(text)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.path or parsed.query \
+                or parsed.username or parsed.password:
+            raise ConfigError(f"MODERATION_ALLOWED_ORIGINS: {part.strip()!r} is not an origin; write it as "
+                              "scheme://host or scheme://host:port, e.g. https://blog.example.org.")
+        origins.append(f"{parsed.scheme}://{parsed.netloc.lower()}")
+    return tuple(origins)
 
 
 def _choice(environ, name, choices, default):

@@ -46,14 +46,18 @@ def create_app(config=None):
 
 
 def register_blueprints(app):
+    from .api.spec import spec
     from .api.views import bp as api_bp
     from .comments.views import bp as comments_bp
     from .health import bp as health_bp
     from .privacy.views import bp as avatars_bp
     from .review.views import bp as review_bp
+    from .widget import bp as widget_bp
 
     app.register_blueprint(comments_bp)
     app.register_blueprint(review_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(avatars_bp)
+    app.register_blueprint(widget_bp)
+    spec.register(app)

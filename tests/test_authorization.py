@@ -252,6 +252,16 @@ def test_a_form_with_a_forged_or_missing_token_changes_nothing(app, route, token
     arguments = {"comment_id": case.comment, "action": "approve", "key": case.thread_key}
     url = app.url_map.bind("localhost").build(route.endpoint, {name: arguments[name] for name in route.arguments},
                                               method=route.method)
+    if route.endpoint.startswith("api."):
+        # The JSON API takes no cookie, so no CSRF token: its form token is what a forger cannot have.
+        fields = {**PUBLIC_FORMS[("comments.post", "POST")], **({"form_token": token} if token else {})}
+        before = _database()
+        response = case.client.open(url, method=route.method, json=fields)
+        assert response.status_code == 422 and "form_token" in response.get_json()["fields"], response.get_json()
+        assert _database() == before, f"{route}: a request with a {token or 'missing'} form token changed the database"
+        cross_site_form = case.client.open(url, method=route.method, data={**fields, "form_token": "x"})
+        assert cross_site_form.status_code == 400, "a form another site's page can send is refused unread"
+        return
     data = _forged_form(app, route, case, token)
     before = _database()
     response = case.client.open(url, method=route.method, data=data, follow_redirects=True)

@@ -1,24 +1,78 @@
 """The JSON API: approved comments for anyone, the queue for a signed-in moderator. Never an email."""
+from urllib.parse import urljoin, urlsplit
+
 from flask import Blueprint, abort, current_app, jsonify, request, url_for
 from flask_login import current_user
+from spectree import Response
+from werkzeug.datastructures import MultiDict
 
+from ..cleaning import plain_text
 from ..comments import services as comments
+from ..comments.forms import CommentForm, opened_stamp
+from ..comments.reader import reader_hash
+from ..extensions import limiter
 from ..ids import parse_id
+from ..privacy.avatars import avatar_url
 from ..review import services as review
+from ..text import render_body
+from . import authors, cors
+from .schemas import (Counts, CountsQuery, FieldErrors, FormToken, NewComment, OwnComment, Posted, Problem,
+                      PublicComment, Thread, ThreadPage)
+from .schemas import TooSoon as TooSoonProblem
+from .spec import spec
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp.before_request(cors.refuse_other_origins)
+
+
+@bp.before_request
+def json_object_or_nothing():
+    """A body the models cannot even read is a 400 that says so, before any field is looked at."""
+    if request.method != "POST" or not request.path.startswith("/api/v1/threads/"):
+        return None
+    if not request.is_json:
+        return jsonify(error="Send the comment as JSON, with Content-Type: application/json."), 400
+    if not isinstance(request.get_json(silent=True), dict):
+        return jsonify(error="The body is not a JSON object; send the comment's fields as one."), 400
+    return None
+
+
+bp.after_request(cors.allow_listed_origins)
 MAX_PAGE = 200
+# A CDN (or the browser) may keep a public answer this long; the ETag makes asking again cheap.
+PUBLIC_MAX_AGE = 30
+THREAD_TITLE_MAX = 300
 
 
-def public_comment(comment):
-    return {
-        "id": comment.id,
-        "parent_id": comment.parent_id,
-        "author_name": comment.author_name,
-        "author_url": comment.author_url,
-        "body": comment.body,
-        "created_at": comment.created_at.isoformat(),
-    }
+def _post_limit():
+    return current_app.config["MODERATION_POST_LIMIT"]
+
+
+def public_comment(comment, thread, replies=()):
+    return PublicComment(
+        id=comment.id,
+        parent_id=comment.parent_id,
+        author_name=comment.author_name,
+        author_url=comment.author_url,
+        avatar=urljoin(request.host_url, avatar_url(comment)),
+        body=comment.body,
+        html=str(render_body(comment.body)),
+        created_at=comment.created_at.isoformat(),
+        permalink=f"{thread.url.split('#', 1)[0]}#{comment.anchor}" if thread.url else None,
+        awaiting_moderation=comment.state != "approved",
+        replies=[public_comment(child, thread, grandchildren) for child, grandchildren in replies],
+    )
+
+
+def cacheable(response, personal=False):
+    """Public answers: the same for everyone, so a CDN may hold them; If-None-Match gets a 304.
+
+    An answer that holds the author's own pending comments is theirs alone: no shared cache keeps it.
+    """
+    response.headers["Cache-Control"] = "private, no-store" if personal else f"public, max-age={PUBLIC_MAX_AGE}"
+    response.vary.add(authors.HEADER)
+    response.add_etag()
+    return response.make_conditional(request)
 
 
 def queued_comment(comment):
@@ -36,10 +90,141 @@ def queued_comment(comment):
 
 
 @bp.get("/threads/<key>/comments")
+@spec.validate(query=ThreadPage, resp=Response(HTTP_200=Thread, HTTP_304=None, HTTP_403=Problem, HTTP_422=FieldErrors,
+                                               HTTP_503=Problem), tags=["public"])
 def thread_comments(key):
-    thread = comments.get_thread(key) or abort(404)
-    approved = comments.visible_comments(thread)
-    return jsonify(thread=thread.key, title=thread.title, comments=[public_comment(c) for c in approved])
+    """A thread's approved comments, threaded, a page of top-level comments at a time.
+
+    A key nobody has commented under yet answers an empty thread, so a new article shows an empty
+    thread and the form.
+    """
+    page = request.context.query
+    thread = comments.get_thread(key)
+    if thread is None:
+        empty = Thread(thread=key, title=None, url=None, comments_open=True, total=0, comments=[], next=None)
+        return cacheable(jsonify(empty.model_dump()))
+    own = authors.sent_hash()
+    shown = comments.visible_comments(thread, own_reader_hash=own)
+    roots = comments.comment_tree(shown)
+    start = 0
+    if page.after is not None:
+        ids = [comment.id for comment, _ in roots]
+        start = ids.index(page.after) + 1 if page.after in ids else sum(1 for i in ids if i <= page.after)
+    chosen = roots[start:start + page.limit]
+    more = start + page.limit < len(roots)
+    answer = Thread(
+        thread=thread.key, title=thread.title, url=thread.url, comments_open=thread.comments_open, total=len(shown),
+        comments=[public_comment(comment, thread, replies) for comment, replies in chosen],
+        next=url_for(".thread_comments", key=thread.key, limit=page.limit, after=chosen[-1][0].id, _external=True)
+        if more else None,
+    )
+    return cacheable(jsonify(answer.model_dump()), personal=own is not None)
+
+
+@bp.get("/threads/<key>/form")
+@spec.validate(resp=Response(HTTP_200=FormToken, HTTP_403=Problem), tags=["public"])
+def comment_form(key):
+    """A form token: ask for one when the reader starts typing, send it back with the comment.
+
+    It notes when the form was handed out (a comment sent faster than a person types is held) and
+    expires after MODERATION_FORM_MAX_AGE seconds.
+    """
+    answer = FormToken(token=opened_stamp(), max_age=current_app.config["MODERATION_FORM_MAX_AGE"])
+    response = jsonify(answer.model_dump())
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.post("/threads/<key>/comments")
+@limiter.limit(_post_limit, methods=["POST"])
+@spec.validate(json=NewComment, resp=Response(HTTP_201=Posted, HTTP_400=Problem, HTTP_403=Problem, HTTP_404=Problem,
+                                              HTTP_413=Problem, HTTP_422=FieldErrors, HTTP_429=TooSoonProblem,
+                                              HTTP_503=Problem), tags=["public"])
+def post_comment(key):
+    """Post a comment, as the "Leave a Reply" form does: checked by the same rules, then queued for the spam
+    check. It is `pending`: only its author (holding the author token) sees it until a moderator approves it."""
+    sent = request.context.json
+    form = CommentForm(formdata=MultiDict(_form_fields(sent)), meta={"csrf": False})
+    if not form.validate():
+        return _field_errors(form)
+    thread = comments.get_thread(key) or _thread_from_listed_site(key, sent)
+    if thread is None:
+        return jsonify(error=f"No article has the key {key!r}; comments on a new article come from its own "
+                             "page, on a site listed in MODERATION_ALLOWED_ORIGINS."), 404
+    key_of_reader = authors.key_or_new()
+    try:
+        comment = comments.post_comment(
+            thread, author_name=form.author_name.data, author_email=form.author_email.data,
+            author_url=form.author_url.data, body=form.body.data, parent_id=sent.parent_id,
+            honeypot=form.comment_check.data, ip=request.remote_addr, user_agent=request.user_agent.string,
+            form_seconds=form.form_seconds, referrer=sent.url or request.referrer, reader_hash=reader_hash(key_of_reader),
+        )
+    except comments.TooSoon as refused:
+        wait = current_app.config["MODERATION_FLOOD_INTERVAL"]
+        return jsonify(error=refused.message, retry_after=wait), 429, {"Retry-After": str(wait)}
+    except comments.CommentRefused as refused:
+        if refused.field:
+            return jsonify(error="Some fields are not valid.", fields={refused.field: refused.message}), refused.status
+        return jsonify(error=refused.message), refused.status
+    answer = Posted(comment=OwnComment(
+        id=comment.id, parent_id=comment.parent_id, state=comment.state, author_name=comment.author_name,
+        author_url=comment.author_url, body=comment.body, html=str(render_body(comment.body)),
+        created_at=comment.created_at.isoformat(),
+    ), author_token=authors.token_for(key_of_reader))
+    location = url_for(".thread_comments", key=thread.key)
+    return jsonify(answer.model_dump()), 201, {"Location": location, "Cache-Control": "no-store"}
+
+
+# The JSON's fields as the form knows them; the form token is the form's "opened" stamp.
+FORM_FIELDS = {"author_name": "author_name", "author_email": "author_email", "author_url": "author_url",
+               "body": "body", "comment_check": "comment_check", "opened": "form_token"}
+
+
+def _form_fields(sent):
+    fields = {name: getattr(sent, attribute) or "" for name, attribute in FORM_FIELDS.items()}
+    fields["parent_id"] = str(sent.parent_id or "")
+    return fields
+
+
+def _field_errors(form):
+    fields = {FORM_FIELDS.get(name, name): errors[0] for name, errors in form.errors.items()}
+    return jsonify(error="Your comment was not posted yet: please correct the fields named.", fields=fields), 422
+
+
+def _thread_from_listed_site(key, sent):
+    """The first comment on a new article, from a page of a listed site, creates its thread."""
+    origin = request.headers.get("Origin")
+    if not origin or origin not in current_app.config["MODERATION_ALLOWED_ORIGINS"]:
+        return None
+    url = sent.url if sent.url and _same_origin(sent.url, origin) else None
+    title = plain_text(sent.title or "").strip() or key
+    try:
+        return comments.create_thread(key, title[:THREAD_TITLE_MAX], url)
+    except ValueError:
+        return None
+
+
+def _same_origin(address, origin):
+    try:
+        parts = urlsplit(address)
+    except ValueError:
+        return False
+    return f"{parts.scheme}://{(parts.netloc or '').lower()}" == origin
+
+
+@bp.get("/counts")
+@spec.validate(query=CountsQuery, resp=Response(HTTP_200=Counts, HTTP_304=None, HTTP_403=Problem, HTTP_422=FieldErrors,
+                                                HTTP_503=Problem), tags=["public"])
+def counts():
+    """How many approved comments each thread has: `?thread=a&thread=b` answers both at once."""
+    keys = request.context.query.thread
+    return cacheable(jsonify(Counts(counts=comments.approved_counts(keys)).model_dump()))
+
+
+@bp.get("/openapi.json")
+def openapi():
+    """The OpenAPI 3 document of the routes above, generated from their models."""
+    return jsonify(spec.spec)
 
 
 @bp.get("/moderation/comments")

@@ -42,6 +42,17 @@ def list_threads():
     return db.session.scalars(sa.select(Thread).order_by(Thread.created_at.desc())).all()
 
 
+def approved_counts(keys):
+    """{key: approved comments} for each key asked for; 0 for a key with no thread or no comment yet."""
+    plain = [key for key in keys if is_plain(key, THREAD_KEY_MAX)]
+    rows = db.session.execute(
+        sa.select(Thread.key, sa.func.count(Comment.id)).join(Comment, Comment.thread_id == Thread.id)
+        .where(Thread.key.in_(plain), Comment.state == "approved").group_by(Thread.key)
+    ).all() if plain else []
+    found = dict(rows)
+    return {key: found.get(key, 0) for key in keys}
+
+
 def get_thread(key):
     """The article under `key`, or None; a key no article can have (NUL, too long) is not looked up."""
     if not is_plain(key, THREAD_KEY_MAX):
@@ -70,11 +81,17 @@ def awaiting_its_author():
     return sa.or_(Comment.state.in_(AWAITING), sa.and_(Comment.state == "spam", Comment.decided_at.is_(None)))
 
 
-def visible_comments(thread, own_ids=()):
-    """Approved comments, plus this browser's own comments still awaiting moderation, oldest first."""
+def visible_comments(thread, own_ids=(), own_reader_hash=None):
+    """Approved comments, plus this browser's own comments still awaiting moderation, oldest first.
+
+    The browser is known by the ids its session remembers (the service's own pages) or by its reader
+    key's hash (the widget's author token).
+    """
     shown = Comment.state == "approved"
     if own_ids:
         shown = sa.or_(shown, sa.and_(Comment.id.in_(list(own_ids)), awaiting_its_author()))
+    if own_reader_hash:
+        shown = sa.or_(shown, sa.and_(Comment.reader_hash == own_reader_hash, awaiting_its_author()))
     query = sa.select(Comment).where(Comment.thread_id == thread.id, shown).order_by(Comment.created_at, Comment.id)
     return list(db.session.scalars(query))
 

@@ -1,0 +1,332 @@
+// The comments widget: <section id="comments" data-thread="KEY" data-title="Title"></section>
+// <script src="https://comments.example.org/embed.js" defer></script>
+// Plain JavaScript, no framework, no cookie of the service's site: the author's right to see their own comment
+// awaiting moderation travels as a signed token kept in this page's own storage (localStorage).
+(function () {
+  "use strict";
+  var script = document.currentScript;
+  if (!script) return;
+  var BASE = new URL(script.src).origin;
+  var API = BASE + "/api/v1";
+  var STORE = "comments@" + BASE + ":";
+  var WORDS = {
+    comments: "Comments", none: "No comments yet.", leave: "Leave a Reply", replyTo: "Replying to ",
+    cancel: "Cancel reply", reply: "Reply", more: "Show more comments",
+    notPublished: "Your email address will not be published. Required fields are marked *",
+    body: "Comment *", name: "Name *", email: "Email *", url: "Website",
+    remember: "Save my name, email, and website in this browser for the next time I comment.",
+    trap: "Leave this field empty", post: "Post Comment", posting: "Posting\u2026",
+    awaiting: "Your comment is awaiting moderation.",
+    posted: "Your comment was posted and is awaiting moderation.",
+    fix: "Your comment was not posted yet: please correct what is marked below.",
+    network: "The comment service could not be reached, so nothing was posted. Your comment is still here: please try again.",
+    failed: "Something went wrong, so nothing was posted. Your comment is still here: please try again.",
+    loadFailed: "The comments could not be loaded. Reload the page to try again.",
+    one: "1 comment", many: " comments", zero: "No comments"
+  };
+
+  function stored(name) { try { return window.localStorage.getItem(STORE + name); } catch (e) { return null; } }
+  function store(name, value) {
+    try { if (value === null) window.localStorage.removeItem(STORE + name); else window.localStorage.setItem(STORE + name, value); }
+    catch (e) { /* storage refused (private mode, quota): the widget still works, it only forgets */ }
+  }
+
+  function el(tag, attributes, children) {
+    var node = document.createElement(tag);
+    Object.keys(attributes || {}).forEach(function (key) {
+      if (key === "text") node.textContent = attributes[key];
+      else if (attributes[key] !== null && attributes[key] !== undefined) node.setAttribute(key, attributes[key]);
+    });
+    (children || []).forEach(function (child) { if (child) node.appendChild(child); });
+    return node;
+  }
+
+  function request(method, path, body) {
+    var headers = {Accept: "application/json"};
+    var token = stored("author");
+    if (token) headers["X-Author-Token"] = token;
+    if (body) headers["Content-Type"] = "application/json";
+    return fetch(path.indexOf("http") === 0 ? path : API + path, {
+      method: method, headers: headers, body: body ? JSON.stringify(body) : undefined,
+      credentials: "omit", mode: "cors",
+      cache: "no-cache"  // ask again each time; an unchanged thread costs a 304 thanks to its ETag
+    }).then(function (response) {
+      return response.json().catch(function () { return {}; }).then(function (data) {
+        return {status: response.status, data: data, retryAfter: response.headers.get("Retry-After")};
+      });
+    });
+  }
+
+  function Widget(root) {
+    this.root = root;
+    this.key = root.getAttribute("data-thread");
+    this.title = root.getAttribute("data-title") || document.title;
+    this.url = root.getAttribute("data-url") || window.location.href.split("#")[0];
+    this.token = null;
+    this.tokenAt = 0;
+    this.maxAge = 0;
+    root.classList.add("comments-widget");
+    this.list = el("ol", {"class": "cw-comments"});
+    this.more = el("button", {type: "button", "class": "cw-more", hidden: "hidden", text: WORDS.more});
+    this.empty = el("p", {"class": "cw-hint", text: WORDS.none, hidden: "hidden"});
+    this.status = el("p", {"class": "cw-status", role: "status", "aria-live": "polite"});
+    this.heading = el("h2", {text: WORDS.comments});
+    root.textContent = "";
+    root.appendChild(this.heading);
+    root.appendChild(this.status);
+    root.appendChild(this.empty);
+    root.appendChild(this.list);
+    root.appendChild(this.more);
+    root.appendChild(this.buildForm());
+    var widget = this;
+    this.more.addEventListener("click", function () { widget.load(widget.next, true); });
+    this.load("/threads/" + encodeURIComponent(this.key) + "/comments", false);
+  }
+
+  Widget.prototype.load = function (path, append) {
+    var widget = this;
+    return request("GET", path).then(function (answer) {
+      if (answer.status !== 200) throw new Error(String(answer.status));
+      if (!append) widget.list.textContent = "";
+      answer.data.comments.forEach(function (comment) { widget.list.appendChild(widget.comment(comment)); });
+      widget.next = answer.data.next;
+      widget.more.hidden = !answer.data.next;
+      widget.empty.hidden = widget.list.children.length > 0;
+      if (answer.data.comments_open === false) widget.close();
+    }).catch(function () { widget.say(WORDS.loadFailed, true); });
+  };
+
+  Widget.prototype.comment = function (comment) {
+    var widget = this;
+    var author = comment.author_url
+      ? el("a", {"class": "cw-author", href: comment.author_url, rel: "nofollow ugc", text: comment.author_name})
+      : el("span", {"class": "cw-author", text: comment.author_name});
+    var when = new Date(comment.created_at);
+    var time = el("time", {datetime: comment.created_at, text: isNaN(when) ? comment.created_at : when.toLocaleString()});
+    var item = el("li", {"class": "cw-comment" + (comment.awaiting_moderation ? " cw-awaiting" : ""),
+                         id: "comment-" + comment.id, tabindex: "-1"}, [
+      el("div", {"class": "cw-meta"}, [
+        el("img", {"class": "cw-avatar", src: comment.avatar, alt: "", width: "40", height: "40", loading: "lazy"}),
+        author, document.createTextNode(" \u00b7 "), el("a", {href: "#comment-" + comment.id}, [time])
+      ])
+    ]);
+    if (comment.awaiting_moderation) item.appendChild(el("p", {"class": "cw-note", text: WORDS.awaiting}));
+    var body = el("div", {"class": "cw-body"});
+    body.innerHTML = comment.html;  // escaped and cleaned by the service (nh3): paragraphs, breaks, links only
+    item.appendChild(body);
+    if (!comment.awaiting_moderation && !this.closed) {
+      var reply = el("button", {type: "button", "class": "cw-reply", text: WORDS.reply,
+                                "aria-label": WORDS.reply + " to " + comment.author_name});
+      reply.addEventListener("click", function () { widget.replyTo(comment, item); });
+      item.appendChild(reply);
+    }
+    if (comment.replies && comment.replies.length) {
+      item.appendChild(el("ol", {"class": "cw-children"}, comment.replies.map(function (r) { return widget.comment(r); })));
+    }
+    return item;
+  };
+
+  Widget.prototype.field = function (name, label, type, attributes) {
+    var id = "cw-" + name + "-" + this.key.replace(/[^A-Za-z0-9_-]/g, "_");
+    var input = type === "textarea" ? el("textarea", Object.assign({id: id, name: name, rows: "6"}, attributes))
+                                      : el("input", Object.assign({id: id, name: name, type: type}, attributes));
+    var error = el("p", {"class": "cw-error", id: id + "-error", hidden: "hidden"});
+    this.inputs[name] = input;
+    this.errors[name] = error;
+    return el("p", {"class": "cw-field"}, [el("label", {"for": id, text: label}), input, error]);
+  };
+
+  Widget.prototype.buildForm = function () {
+    var widget = this;
+    this.inputs = {};
+    this.errors = {};
+    this.replying = el("p", {"class": "cw-hint", hidden: "hidden"});
+    this.parentId = null;
+    var saved = {};
+    try { saved = JSON.parse(stored("details") || "{}") || {}; } catch (e) { saved = {}; }
+    this.remember = el("input", {type: "checkbox", name: "remember", id: "cw-remember-" + this.key});
+    this.remember.checked = Boolean(stored("details"));
+    this.button = el("button", {type: "submit", text: WORDS.post});
+    this.notice = el("p", {"class": "cw-notice", role: "alert", hidden: "hidden"});
+    var trap = el("p", {"class": "cw-trap", "aria-hidden": "true"}, [
+      el("label", {"for": "cw-check-" + this.key, text: WORDS.trap}),
+      el("input", {id: "cw-check-" + this.key, name: "comment_check", type: "text", tabindex: "-1", autocomplete: "off"})
+    ]);
+    this.form = el("form", {"class": "cw-form", novalidate: "novalidate"}, [
+      el("h3", {text: WORDS.leave}), this.replying, this.notice,
+      el("p", {"class": "cw-hint", text: WORDS.notPublished}),
+      this.field("body", WORDS.body, "textarea", {required: "required", maxlength: "10000"}),
+      this.field("author_name", WORDS.name, "text", {required: "required", maxlength: "100", autocomplete: "name", value: saved.author_name || null}),
+      this.field("author_email", WORDS.email, "email", {required: "required", maxlength: "320", autocomplete: "email", value: saved.author_email || null}),
+      this.field("author_url", WORDS.url, "url", {maxlength: "2000", autocomplete: "url", value: saved.author_url || null}),
+      trap,
+      el("p", {"class": "cw-check"}, [this.remember, el("label", {"for": this.remember.id, text: WORDS.remember})]),
+      el("p", {}, [this.button])
+    ]);
+    this.trap = trap.querySelector("input");
+    this.form.addEventListener("focusin", function () { widget.freshToken(); });
+    this.form.addEventListener("submit", function (event) { event.preventDefault(); widget.send(); });
+    var section = el("section", {"class": "cw-respond", id: "respond"}, [this.form]);
+    this.respond = section;
+    return section;
+  };
+
+  // The form token notes when the reader started; asked for once, again when it is about to expire.
+  Widget.prototype.freshToken = function () {
+    var widget = this;
+    if (this.token && (Date.now() - this.tokenAt) / 1000 < this.maxAge - 60) return Promise.resolve(this.token);
+    return request("GET", "/threads/" + encodeURIComponent(this.key) + "/form").then(function (answer) {
+      if (answer.status !== 200) throw new Error(String(answer.status));
+      widget.token = answer.data.token;
+      widget.maxAge = answer.data.max_age;
+      widget.tokenAt = Date.now();
+      return widget.token;
+    });
+  };
+
+  Widget.prototype.replyTo = function (comment, item) {
+    var widget = this;
+    this.parentId = comment.id;
+    this.replying.textContent = WORDS.replyTo + comment.author_name + ". ";
+    var cancel = el("button", {type: "button", "class": "cw-cancel", text: WORDS.cancel});
+    cancel.addEventListener("click", function () { widget.cancelReply(); });
+    this.replying.appendChild(cancel);
+    this.replying.hidden = false;
+    item.appendChild(this.respond);
+    this.inputs.body.focus();
+  };
+
+  Widget.prototype.cancelReply = function () {
+    this.parentId = null;
+    this.replying.hidden = true;
+    this.root.appendChild(this.respond);
+    this.inputs.body.focus();
+  };
+
+  Widget.prototype.close = function () {
+    this.closed = true;
+    this.button.disabled = true;
+  };
+
+  Widget.prototype.say = function (message, bad) {
+    if (bad) {
+      this.notice.textContent = message;
+      this.notice.hidden = false;
+    } else {
+      this.notice.hidden = true;
+      this.status.textContent = message;
+    }
+  };
+
+  Widget.prototype.clearErrors = function () {
+    var widget = this;
+    this.notice.hidden = true;
+    Object.keys(this.errors).forEach(function (name) {
+      widget.errors[name].hidden = true;
+      widget.inputs[name].removeAttribute("aria-invalid");
+      widget.inputs[name].removeAttribute("aria-describedby");
+    });
+  };
+
+  Widget.prototype.showErrors = function (fields) {
+    var widget = this;
+    var first = null;
+    Object.keys(fields).forEach(function (name) {
+      var input = widget.inputs[name];
+      if (!input) { widget.say(fields[name], true); return; }
+      widget.errors[name].textContent = fields[name];
+      widget.errors[name].hidden = false;
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", widget.errors[name].id);
+      first = first || input;
+    });
+    if (first) first.focus();
+  };
+
+  Widget.prototype.values = function () {
+    var values = {};
+    ["author_name", "author_email", "author_url", "body"].forEach(function (name) { values[name] = this.inputs[name].value; }, this);
+    return values;
+  };
+
+  Widget.prototype.keepDetails = function (values) {
+    if (this.remember.checked) {
+      store("details", JSON.stringify({author_name: values.author_name, author_email: values.author_email,
+                                       author_url: values.author_url}));
+    } else {
+      store("details", null);
+    }
+  };
+
+  Widget.prototype.send = function () {
+    var widget = this;
+    var values = this.values();
+    this.clearErrors();
+    this.button.disabled = true;
+    this.button.textContent = WORDS.posting;
+    this.freshToken().then(function (token) {
+      return request("POST", "/threads/" + encodeURIComponent(widget.key) + "/comments", Object.assign({}, values, {
+        form_token: token, parent_id: widget.parentId, comment_check: widget.trap.value,
+        title: widget.title, url: widget.url
+      }));
+    }).then(function (answer) {
+      if (answer.status === 201) return widget.posted(answer.data, values);
+      if (answer.status === 422 && answer.data.fields) {
+        if (answer.data.fields.form_token) widget.token = null;  // expired or unreadable: the next try asks anew
+        widget.say(answer.data.fields.form_token || WORDS.fix, true);
+        widget.showErrors(answer.data.fields);
+      } else if (answer.data && answer.data.error) {
+        widget.say(answer.data.error, true);
+      } else {
+        widget.say(WORDS.failed, true);
+      }
+    }, function () {
+      widget.say(WORDS.network, true);
+    }).then(function () {
+      widget.button.disabled = Boolean(widget.closed);
+      widget.button.textContent = WORDS.post;
+    });
+  };
+
+  Widget.prototype.posted = function (data, values) {
+    var widget = this;
+    store("author", data.author_token);
+    this.keepDetails(values);
+    this.inputs.body.value = "";
+    this.token = null;
+    if (this.parentId) this.cancelReply();
+    this.say(WORDS.posted, false);
+    return this.load("/threads/" + encodeURIComponent(this.key) + "/comments", false).then(function () {
+      var mine = document.getElementById("comment-" + data.comment.id);
+      if (mine) mine.focus();
+    });
+  };
+
+  function counts() {
+    var links = Array.prototype.slice.call(document.querySelectorAll("[data-comment-count]"));
+    if (!links.length) return;
+    var keys = links.map(function (link) { return link.getAttribute("data-comment-count"); });
+    var query = keys.filter(function (key, i) { return keys.indexOf(key) === i; }).slice(0, 50)
+      .map(function (key) { return "thread=" + encodeURIComponent(key); }).join("&");
+    request("GET", "/counts?" + query).then(function (answer) {
+      if (answer.status !== 200) return;
+      links.forEach(function (link) {
+        var n = answer.data.counts[link.getAttribute("data-comment-count")];
+        if (typeof n === "number") link.textContent = n === 0 ? WORDS.zero : n === 1 ? WORDS.one : n + WORDS.many;
+      });
+    });
+  }
+
+  function start() {
+    var stylesheet = el("link", {rel: "stylesheet", href: BASE + "/embed.css"});
+    document.head.appendChild(stylesheet);
+    Array.prototype.forEach.call(document.querySelectorAll("#comments[data-thread], [data-comments-thread]"), function (root) {
+      if (!root.getAttribute("data-thread")) root.setAttribute("data-thread", root.getAttribute("data-comments-thread"));
+      new Widget(root);  // eslint-disable-line no-new
+    });
+    counts();
+  }
+
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", start);
+  else start();
+}());
