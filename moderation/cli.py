@@ -13,6 +13,7 @@ from flask.cli import FlaskGroup, with_appcontext
 from config import ConfigError, new_data_key, private_folder
 
 from . import create_app
+from .api import tokens as api_tokens
 from .comments import services as comments
 from .review import services as review
 from .supervise import run_children
@@ -110,6 +111,51 @@ def moderator_password(name):
     except ValueError as error:
         raise click.ClickException(str(error)) from None
     click.echo(f"Password of {name!r} changed; every browser signed in as {name!r} has been signed out.")
+
+
+@cli.group()
+def tokens():
+    """API tokens for scripts and integrations (Authorization: Bearer)."""
+
+
+@tokens.command("create")
+@click.argument("name")
+@click.option("--scope", type=click.Choice(api_tokens.SCOPES), required=True,
+              help="read: the queue; moderate: also decisions; admin: everything")
+@with_appcontext
+def create_token(name, scope):
+    """Create a token and print it, this once: only its hash is kept."""
+    try:
+        token, _ = api_tokens.create_token(name, scope)
+    except (api_tokens.TokenError, ValueError) as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(token)
+    click.echo(f"Token {name!r} ({scope}) created. It is shown only now: keep it somewhere safe.", err=True)
+
+
+@tokens.command("list")
+@with_appcontext
+def list_tokens():
+    """Every token: name, scope, when created and last used, whether revoked (never the token itself)."""
+    rows = api_tokens.list_tokens()
+    if not rows:
+        click.echo("No tokens yet: `moderation tokens create NAME --scope read|moderate|admin`.")
+    for row in rows:
+        used = row.last_used_at.strftime("%Y-%m-%d %H:%M UTC") if row.last_used_at else "never"
+        state = f"revoked {row.revoked_at:%Y-%m-%d}" if row.revoked_at else "live"
+        click.echo(f"{row.name}\t{row.scope}\tcreated {row.created_at:%Y-%m-%d}\tlast used {used}\t{state}")
+
+
+@tokens.command("revoke")
+@click.argument("name")
+@with_appcontext
+def revoke_token(name):
+    """Revoke a token at once; its past decisions stay in the history under its name."""
+    try:
+        api_tokens.revoke_token(name)
+    except api_tokens.TokenError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"Token {name!r} revoked.")
 
 
 @cli.group()

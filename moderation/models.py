@@ -139,6 +139,26 @@ class ModeratorSession(db.Model):
     moderator: Mapped["Moderator"] = relationship(back_populates="sessions")
 
 
+class ApiToken(db.Model):
+    """A token a script or an integration sends as `Authorization: Bearer`; only its hash is kept.
+
+    Each token acts as a moderator of its own (`token:NAME`, with a password nobody knows), so that its
+    decisions are audited, and teach the spam model, like a person's.
+    """
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(60), unique=True)
+    scope: Mapped[str] = mapped_column(sa.String(16))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    moderator_id: Mapped[int] = mapped_column(sa.ForeignKey("moderators.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    moderator: Mapped["Moderator"] = relationship()
+
+
 class AuditEvent(db.Model):
     """One change of a comment's state: who or which checker, when, from, to and why."""
 

@@ -17,6 +17,9 @@ from tests.conftest import app_config, csrf_token, form_tokens, sign_in
 # Routes only an administrator may use: the views in moderation/review/views.py that check `current_user.is_admin`.
 # Kept by hand on purpose: a new administrator's route goes here, and the test then proves it refuses moderators.
 ADMIN_ONLY = {"review.settings"}
+# Routes that change something through the JSON API take a token (`Authorization: Bearer`), never a session cookie,
+# so that no other site can make a signed-in browser use them; their own tests are in test_api_tokens.py.
+TOKEN_ONLY = {"api.decide", "api.decide_bulk"}
 # The walk must find at least these, so that it can never pass by walking nothing.
 EXPECTED = {
     ("review.queue", "GET"), ("review.comment", "GET"), ("review.decide", "POST"), ("review.bulk", "POST"),
@@ -92,6 +95,8 @@ def _send(app, route, case):
     url = _url(app, route, case.comment)
     if route.method == "GET":
         return case.client.get(url)
+    if route.endpoint in TOKEN_ONLY:
+        return case.client.open(url, method=route.method, json={"action": "approve", "ids": [case.comment]})
     return case.client.open(url, method=route.method, data=_form(route, case))
 
 
@@ -188,7 +193,10 @@ def test_a_console_route_sends_strangers_to_sign_in_and_serves_each_role(app, ro
         before = _database()
         response = _send(app, route, case)
         assert response.status_code < 500, f"{route}: {who.username} got {response.status_code}"
-        if route.endpoint in ADMIN_ONLY and not who.is_admin:
+        if route.endpoint in TOKEN_ONLY:
+            assert response.status_code == 401, f"{route}: a signed-in browser got {response.status_code}, not 401"
+            assert _database() == before, f"{route}: a browser's cookie changed something through the API"
+        elif route.endpoint in ADMIN_ONLY and not who.is_admin:
             assert response.status_code == 403, f"{route}: a moderator who is not an administrator got {response.status_code}"
             assert _database() == before, f"{route}: a refused moderator's request changed the database"
         else:
@@ -252,6 +260,11 @@ def test_a_form_with_a_forged_or_missing_token_changes_nothing(app, route, token
     arguments = {"comment_id": case.comment, "action": "approve", "key": case.thread_key}
     url = app.url_map.bind("localhost").build(route.endpoint, {name: arguments[name] for name in route.arguments},
                                               method=route.method)
+    if route.endpoint in TOKEN_ONLY:
+        before = _database()
+        response = case.client.open(url, method=route.method, json={"action": "approve", "ids": [case.comment]})
+        assert response.status_code == 401 and _database() == before, f"{route}: a cookie decided through the API"
+        return
     if route.endpoint.startswith("api."):
         # The JSON API takes no cookie, so no CSRF token: its form token is what a forger cannot have.
         fields = {**PUBLIC_FORMS[("comments.post", "POST")], **({"form_token": token} if token else {})}

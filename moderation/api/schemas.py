@@ -1,5 +1,7 @@
 """The public API's requests and answers, as models: the views validate with them and the OpenAPI document
 is generated from them, so the document cannot drift from what the service does."""
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ..ids import MAX_ID
@@ -109,3 +111,49 @@ class Posted(BaseModel):
 
 class TooSoon(Problem):
     retry_after: int = Field(description="seconds to wait before posting again")
+
+
+ACTIONS = Literal["approve", "reject", "spam", "not-spam"]
+BULK_MAX = 500
+
+
+class Decision(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    action: ACTIONS
+    reason: str | None = Field(None, max_length=500, description="why, kept in the comment's history")
+
+
+class BulkDecision(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    ids: list[int] = Field(min_length=1, max_length=BULK_MAX)
+    action: ACTIONS
+
+    @field_validator("ids")
+    @classmethod
+    def real_ids(cls, ids):
+        if any(not 1 <= i <= MAX_ID for i in ids):
+            raise ValueError(f"each id is a comment number from 1 to {MAX_ID}")
+        return ids
+
+
+class QueuedComment(BaseModel):
+    """A comment as the moderators see it through the API (the email is not in it: the console reveals it, audited)."""
+
+    id: int
+    thread: str
+    parent_id: int | None
+    state: str
+    author_name: str
+    body: str
+    score: float | None
+    reasons: list[str]
+    created_at: str
+
+
+class Decided(BaseModel):
+    comment: QueuedComment
+
+
+class BulkDecided(BaseModel):
+    done: list[int] = Field(description="the comments decided")
+    skipped: list[int] = Field(description="the comments the action does not apply to, or that do not exist")

@@ -2,7 +2,7 @@
 import json
 import logging
 
-from spectree import SpecTree
+from spectree import SecurityScheme, SecuritySchemeData, SpecTree
 
 log = logging.getLogger(__name__)
 
@@ -31,4 +31,5 @@ spec = SpecTree(
     page_templates={},
     annotations=False,
     before=field_errors,
+    security_schemes=[SecurityScheme(name="bearer", data=SecuritySchemeData(type="http", scheme="bearer"))],
 )

@@ -1,7 +1,7 @@
 """The JSON API: approved comments for anyone, the queue for a signed-in moderator. Never an email."""
 from urllib.parse import urljoin, urlsplit
 
-from flask import Blueprint, abort, current_app, jsonify, request, url_for
+from flask import Blueprint, current_app, g, jsonify, request, url_for
 from flask_login import current_user
 from spectree import Response
 from werkzeug.datastructures import MultiDict
@@ -11,13 +11,13 @@ from ..comments import services as comments
 from ..comments.forms import CommentForm, opened_stamp
 from ..comments.reader import reader_hash
 from ..extensions import limiter
-from ..ids import parse_id
+from ..ids import MAX_ID, parse_id
 from ..privacy.avatars import avatar_url
 from ..review import services as review
 from ..text import render_body
-from . import authors, cors
-from .schemas import (Counts, CountsQuery, FieldErrors, FormToken, NewComment, OwnComment, Posted, Problem,
-                      PublicComment, Thread, ThreadPage)
+from . import authors, cors, tokens
+from .schemas import (BulkDecided, BulkDecision, Counts, CountsQuery, Decided, Decision, FieldErrors, FormToken,
+                      NewComment, OwnComment, Posted, Problem, PublicComment, Thread, ThreadPage)
 from .schemas import TooSoon as TooSoonProblem
 from .spec import spec
 
@@ -227,10 +227,72 @@ def openapi():
     return jsonify(spec.spec)
 
 
+def _caller(needed):
+    """Who is asking the moderators' API: a token's identity (Authorization: Bearer), or, for reading only, the
+    moderator signed in on this site. Answers the refusal instead when neither may do what is asked."""
+    header = request.headers.get("Authorization", "")
+    if header:
+        scheme, _, value = header.partition(" ")
+        token = tokens.find_token(value.strip()) if scheme.lower() == "bearer" else None
+        if token is None:
+            return None, _unauthorized("That token is not valid: it may have been revoked, or mistyped.")
+        if not tokens.allows(token.scope, needed):
+            return None, (jsonify(error=f"This token's scope is {token.scope!r}; this needs {needed!r}."), 403)
+        return token.moderator, None
+    # A signed-in browser may read; changes come with a token only, so no other site can make a browser decide.
+    if needed == "read" and current_user.is_authenticated:
+        return current_user, None
+    return None, _unauthorized("Send a token as `Authorization: Bearer <token>` (`moderation tokens create`).")
+
+
+# Who may change something through the API is settled before what they sent is read.
+NEEDS = {"api.decide": "moderate", "api.decide_bulk": "moderate"}
+
+
+@bp.before_request
+def token_first():
+    needed = NEEDS.get(request.endpoint)
+    if needed is None:
+        return None
+    g.api_moderator, refusal = _caller(needed)
+    return refusal
+
+
+def _unauthorized(message):
+    return jsonify(error=message), 401, {"WWW-Authenticate": 'Bearer realm="moderation"'}
+
+
+# Werkzeug's own bounded int converter, so that the OpenAPI document states the bounds (an id no row can have is a 404).
+@bp.post(f"/moderation/comments/<int(min=1, max={MAX_ID}):comment_id>")
+@spec.validate(json=Decision, resp=Response(HTTP_200=Decided, HTTP_401=Problem, HTTP_403=Problem, HTTP_404=Problem,
+                                             HTTP_409=Problem, HTTP_422=FieldErrors), tags=["moderation"],
+               security=[{"bearer": []}])
+def decide(comment_id):
+    """Decide one comment: approve, reject, spam or not-spam; audited under the token's name."""
+    sent = request.context.json
+    try:
+        comment = review.decide(comment_id, sent.action, g.api_moderator, reason=sent.reason)
+    except review.DecisionRefused as refused:
+        status = 404 if "no longer exists" in str(refused) else 409
+        return jsonify(error=str(refused)), status
+    return jsonify(Decided(comment=queued_comment(comment)).model_dump())
+
+
+@bp.post("/moderation/comments/bulk")
+@spec.validate(json=BulkDecision, resp=Response(HTTP_200=BulkDecided, HTTP_401=Problem, HTTP_403=Problem,
+                                                 HTTP_422=FieldErrors), tags=["moderation"], security=[{"bearer": []}])
+def decide_bulk():
+    """The same decision on many comments in one transaction; those it does not apply to are listed as skipped."""
+    sent = request.context.json
+    done, skipped = review.decide_many(sorted(set(sent.ids)), sent.action, g.api_moderator)
+    return jsonify(BulkDecided(done=done, skipped=skipped).model_dump())
+
+
 @bp.get("/moderation/comments")
 def moderation_comments():
-    if not current_user.is_authenticated:
-        abort(401)
+    _, refusal = _caller("read")
+    if refusal:
+        return refusal
     state = request.args.get("state", "held")
     if state not in review.QUEUE_STATES:
         return jsonify(error=f"state must be one of {', '.join(review.QUEUE_STATES)}"), 400
