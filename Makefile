@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 run: $(VENV)/.installed
 	$(BIN)/moderation db upgrade
 	$(BIN)/moderation demo
-	$(BIN)/moderation serve
+	$(BIN)/moderation serve --demo-site $${DEMO_SITE_PORT:-5001}
 
 test: $(VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

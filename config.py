@@ -189,7 +189,8 @@ class Config:
             settings[name] = environ.get(name) or None
         if settings["MODERATION_AKISMET_KEY"] and not settings["MODERATION_AKISMET_URL"]:
             raise ConfigError("MODERATION_AKISMET_URL is not set: Akismet needs the address of the site its key belongs to.")
-        settings["MODERATION_ALLOWED_ORIGINS"] = allowed_origins(environ.get("MODERATION_ALLOWED_ORIGINS", ""))
+        if "MODERATION_ALLOWED_ORIGINS" in environ:
+            settings["MODERATION_ALLOWED_ORIGINS"] = allowed_origins(environ["MODERATION_ALLOWED_ORIGINS"])
         for name in ("MODERATION_BLOCKED_WORDS", "MODERATION_HOLD_WORDS"):
             if environ.get(name):
                 settings[name] = tuple(w.strip() for w in environ[name].split(",") if w.strip())
@@ -256,6 +257,8 @@ class DevelopmentConfig(Config):
     """One machine, SQLite, a secret key and a data key generated once into the instance folder."""
 
     name = "development"
+    # `make run` serves a demo article of "another site" here (moderation serve --demo-site 5001).
+    MODERATION_ALLOWED_ORIGINS = ("http://localhost:5001",)
 
 
 class ProductionConfig(Config):

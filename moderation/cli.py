@@ -39,9 +39,11 @@ def cli():
 @click.option("--port", default=5000, show_default=True, envvar="PORT", help="or the PORT environment variable")
 @click.option("--threads", default=WEB_THREADS, show_default=True, help="web threads answering requests")
 @click.option("--concurrency", default=2, show_default=True, help="Celery worker processes")
+@click.option("--demo-site", "demo_site", type=int, default=None, envvar="DEMO_SITE_PORT",
+              help="also serve a demo article of 'another site' on http://localhost:PORT that embeds the widget")
 @with_appcontext
-def serve(host, port, threads, concurrency):
-    """Web server, a Celery worker and the scheduler, in the foreground; Ctrl-C stops all three."""
+def serve(host, port, threads, concurrency, demo_site):
+    """Web server, a Celery worker and the scheduler, in the foreground; Ctrl-C stops all of them."""
     os.umask(0o077)
     private_folder(current_app.instance_path)
     python = sys.executable
@@ -51,7 +53,52 @@ def serve(host, port, threads, concurrency):
         "scheduler": [python, "-m", "celery", "-A", "workers", "beat", "--loglevel", "INFO"],
     }
     click.echo(f"Serving on http://{host}:{port}/ with a Celery worker and the scheduler. Ctrl-C stops all.")
+    if demo_site:
+        service = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
+        children["demo site"] = [python, "-m", "moderation.cli", "demo-site", "--port", str(demo_site),
+                                 "--service", service]
+        click.echo(f"A demo article of another site, with the widget, on http://localhost:{demo_site}/")
     sys.exit(run_children(children))
+
+
+@cli.command("demo-site")
+@click.option("--port", default=5001, show_default=True)
+@click.option("--service", default="http://127.0.0.1:5000", show_default=True, help="where the comment service runs")
+@with_appcontext
+def demo_site(port, service):
+    """A static article of 'another site' on http://localhost:PORT that embeds the widget from the service."""
+    import http.server
+
+    from flask import render_template
+
+    from .demo import DEMO_KEY
+
+    site = f"http://localhost:{port}"
+    if site not in current_app.config["MODERATION_ALLOWED_ORIGINS"]:
+        click.echo(f"Note: {site} is not in MODERATION_ALLOWED_ORIGINS, so the service will refuse its widget.",
+                   err=True)
+    page = render_template("demo_site.html", site=site, service=service.rstrip("/"), key=DEMO_KEY,
+                           title="Hello, world: comments are open").encode()
+
+    class Article(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the standard library's name
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Article)
+    click.echo(f"Demo article on {site}/ (the comments come from {service})")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
 
 
 @cli.command()

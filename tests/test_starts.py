@@ -76,6 +76,13 @@ def _post(base, key, body):
         return browser.get(response.headers["location"]).text
 
 
+def _page(address):
+    try:
+        return httpx.get(address, timeout=5).text
+    except httpx.HTTPError:
+        return None
+
+
 def _held_in_queue(base, password, body):
     with httpx.Client(base_url=base, timeout=10) as moderator:
         token = csrf_token(moderator.get("/moderation/login").text)
@@ -87,14 +94,16 @@ def _held_in_queue(base, password, body):
 
 
 def test_make_run_starts_the_demo_on_sqlite_and_ctrl_c_stops_everything(tmp_path):
-    """`make run` in a clean checkout: migrate, demo data with a printed password, web + worker + scheduler; a
-    comment posted is checked by the worker and waits in the queue for the demo moderator; Ctrl-C ends it all."""
+    """`make run` in a clean checkout: migrate, demo data with a printed password, web + worker + scheduler and a
+    demo article of another site embedding the widget; a comment posted is checked by the worker and waits in
+    the queue for the demo moderator; Ctrl-C ends it all."""
     clone = _checkout(tmp_path / "clone")
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
+    port, site_port = _free_port(), _free_port()
+    base, site = f"http://127.0.0.1:{port}", f"http://localhost:{site_port}"
     # The environment already installed: make must not install the clone into it (`-o`: take it as up to date).
     make = ["make", "-o", f"{VENV}/.installed", "-o", f"{VENV}/bin/activate", f"VENV={VENV}", "run"]
-    run = Started(make, clone, _environment(clone, tmp_path, port))
+    env = {**_environment(clone, tmp_path, port), "DEMO_SITE_PORT": str(site_port), "MODERATION_ALLOWED_ORIGINS": site}
+    run = Started(make, clone, env)
     try:
         wait_for(lambda: _health(base) or run.proc.poll() is not None, timeout=90)
         assert run.proc.poll() is None, run.text
@@ -103,8 +112,12 @@ def test_make_run_starts_the_demo_on_sqlite_and_ctrl_c_stops_everything(tmp_path
         assert "Posted to make run." in page and "Your comment is awaiting moderation." in page
         held = wait_for(lambda: _held_in_queue(base, password, "Posted to make run."), timeout=30)
         assert held[0]["reasons"], "the worker gave its reasons"
+        article = wait_for(lambda: _page(f"http://127.0.0.1:{site_port}/"), timeout=30)
+        assert f'<script src="{base}/embed.js" defer></script>' in article and 'data-thread="hello-world"' in article
+        shown = httpx.get(f"{base}/api/v1/threads/hello-world/comments", headers={"Origin": site}, timeout=10)
+        assert shown.headers["access-control-allow-origin"] == site and shown.json()["total"] >= 1
         started = run.processes()
-        assert len(started) >= 4, "make, and serve with its web server, worker and scheduler"
+        assert len(started) >= 5, "make, and serve with its web server, worker, scheduler and demo site"
     finally:
         run.ctrl_c()
     assert not any(_alive(pid) for pid in started), "Ctrl-C stops every process make run started"
