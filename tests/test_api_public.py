@@ -164,3 +164,13 @@ def test_allowed_origins_are_read_as_a_browser_sends_them(raw, origins):
 def test_a_value_that_is_not_an_origin_is_named(raw):
     with pytest.raises(ConfigError, match="MODERATION_ALLOWED_ORIGINS"):
         allowed_origins(raw)
+
+
+def test_the_document_has_a_page_for_people(api):
+    page = api.test_client().get("/api/v1/docs")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and page.mimetype == "text/html"
+    for operation in ("GET /api/v1/threads/{key}/comments", "POST /api/v1/threads/{key}/comments", "GET /api/v1/counts",
+                      "POST /api/v1/moderation/comments/bulk"):
+        assert operation in html
+    assert "<code>form_token</code> (required)" in html and "<script" not in html.split("</header>")[-1]

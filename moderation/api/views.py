@@ -1,7 +1,7 @@
 """The JSON API: approved comments for anyone, the queue for a signed-in moderator. Never an email."""
 from urllib.parse import urljoin, urlsplit
 
-from flask import Blueprint, current_app, g, jsonify, request, url_for
+from flask import Blueprint, current_app, g, jsonify, render_template, request, url_for
 from flask_login import current_user
 from spectree import Response
 from werkzeug.datastructures import MultiDict
@@ -225,6 +225,19 @@ def counts():
 def openapi():
     """The OpenAPI 3 document of the routes above, generated from their models."""
     return jsonify(spec.spec)
+
+
+@bp.get("/docs")
+def docs():
+    """The same document as a page for people (no outside script: the page is drawn here)."""
+    document = spec.spec
+    schemas = document.get("components", {}).get("schemas", {})
+
+    def resolve(schema):
+        reference = (schema or {}).get("$ref", "")
+        return schemas.get(reference.rsplit("/", 1)[-1], {}) if reference else (schema or {})
+
+    return render_template("api_docs.html", document=document, resolve=resolve)
 
 
 def _caller(needed):
