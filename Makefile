@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA ?= ../shared/data
 
-.PHONY: run test bench seed-model clean
+.PHONY: run test bench seed-model translations clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,12 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python bench/spam.py $(DATA)
 	$(BIN)/python bench/pipeline.py
+
+# After changing a reader-facing sentence: extract, merge into de and fr (translate the new msgstr), compile.
+translations: $(VENV)/.installed
+	$(BIN)/pybabel extract -F babel.cfg -k _l --no-location --omit-header -o moderation/translations/messages.pot .
+	$(BIN)/pybabel update -i moderation/translations/messages.pot -d moderation/translations --no-fuzzy-matching
+	$(BIN)/pybabel compile -d moderation/translations --statistics
 
 seed-model: $(VENV)/.installed
 	$(BIN)/python bench/build_seed_model.py $(DATA)

@@ -6,7 +6,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
 
-from . import errors, ids, security, text
+from . import errors, i18n, ids, security, text
 from .extensions import db, limiter, login_manager, migrate
 from .privacy import crypto
 from .privacy import views as privacy_views
@@ -31,6 +31,7 @@ def create_app(config=None):
         hops = app.config["MODERATION_PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     crypto.init_app(app)
+    i18n.init_app(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=str(MIGRATIONS_DIR), render_as_batch=True)
     login_manager.init_app(app)

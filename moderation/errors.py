@@ -2,30 +2,31 @@
 import logging
 
 from flask import current_app, g, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import OperationalError
 
 from .extensions import db
 
 log = logging.getLogger(__name__)
-UNAVAILABLE = ("The service cannot reach its database just now, so nothing was changed. "
-               "Please try again in a minute.")
+UNAVAILABLE = _l("The service cannot reach its database just now, so nothing was changed. "
+                 "Please try again in a minute.")
 RETRY_AFTER_SECONDS = 60
 
 MESSAGES = {
-    400: "The request could not be understood.",
-    401: "Please sign in first.",
-    403: "You may not do that.",
-    404: "There is nothing at this address.",
-    405: "That method is not allowed here.",
-    413: "That was more than can be sent at once, so nothing was changed. Go back and send less.",
-    429: "Too many requests: please wait a moment and try again.",
-    500: "Something went wrong on our side. It has been logged.",
+    400: _l("The request could not be understood."),
+    401: _l("Please sign in first."),
+    403: _l("You may not do that."),
+    404: _l("There is nothing at this address."),
+    405: _l("That method is not allowed here."),
+    413: _l("That was more than can be sent at once, so nothing was changed. Go back and send less."),
+    429: _l("Too many requests: please wait a moment and try again."),
+    500: _l("Something went wrong on our side. It has been logged."),
 }
 
 
 def _respond(error):
     code = getattr(error, "code", 500) or 500
-    message = MESSAGES.get(code, getattr(error, "description", MESSAGES[500]))
+    message = str(MESSAGES.get(code, getattr(error, "description", MESSAGES[500])))
     if request.path.startswith("/api/"):
         return jsonify(error=message), code
     return render_template("error.html", code=code, message=message), code
@@ -40,7 +41,7 @@ def database_unreachable(error):
     log.warning("database unreachable during %s %s: %s", request.method, request.path,
                 type(getattr(error, "orig", error)).__name__)
     if request.path.startswith("/api/"):
-        response = jsonify(error=UNAVAILABLE)
+        response = jsonify(error=str(UNAVAILABLE))
     else:
         response = render_template("error.html", code=503, message=UNAVAILABLE)
     return response, 503, {"Retry-After": str(RETRY_AFTER_SECONDS)}

@@ -20,7 +20,7 @@ from tests.worker import Worker, wait_for
 pytestmark = [pytest.mark.browser, pytest.mark.pipeline]
 KEY = "widget-article"
 HOST_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>A host article</title></head>
+<html lang="{lang}"><head><meta charset="utf-8"><title>A host article</title></head>
 <body><article><h1>A host article</h1><p>Words of the article.</p>
 <p><a data-comment-count="{key}" href="#comments">Comments</a></p></article>
 <section id="comments" data-thread="{key}" data-title="A host article"></section>
@@ -40,10 +40,11 @@ def sites(tmp_path):
     service = make_server("127.0.0.1", 0, app, threaded=True)
     threading.Thread(target=service.serve_forever, daemon=True).start()
     service_base = f"http://127.0.0.1:{service.server_port}"
-    page = HOST_PAGE.format(key=KEY, service=service_base).encode()
+    pages = {lang: HOST_PAGE.format(key=KEY, service=service_base, lang=lang).encode() for lang in ("en", "de", "fr")}
 
     class HostPage(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - the standard library's name
+            page = pages.get(self.path.strip("/").split("/")[0], pages["en"])  # /de/article is the German site
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(page)))
@@ -151,6 +152,28 @@ def test_errors_are_shown_beside_their_fields_and_the_text_stays(sites, browser)
     page.get_by_text("The comment service could not be reached, so nothing was posted.").wait_for()
     assert page.get_by_label("Comment *").input_value() == "A long and careful comment I do not want to type again."
     assert _state(app, "A long and careful comment I do not want to type again.") is None
+
+
+@pytest.mark.parametrize("lang, heading, awaiting, bad_email", [
+    ("de", "Schreibe einen Kommentar", "Dein Kommentar muss noch freigegeben werden.",
+     "Bitte gib eine gültige E-Mail-Adresse ein, etwa name@example.org."),
+    ("fr", "Laisser un commentaire", "Votre commentaire est en attente de modération.",
+     "Veuillez saisir une adresse e-mail valide, comme nom@example.org."),
+])
+def test_the_widget_speaks_the_host_pages_language(sites, browser, lang, heading, awaiting, bad_email):  # noqa: F811
+    app, service, host = sites
+    page = browser.new_context(locale="en-US").new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{host}/{lang}/article")
+    page.get_by_role("heading", name=heading).wait_for()
+    page.locator("textarea[name=body]").fill("Ein Kommentar, un commentaire.")
+    page.locator("input[name=author_name]").fill("Leserin")
+    page.locator("input[name=author_email]").fill("keine Adresse")
+    page.locator("button[type=submit]").click()
+    page.get_by_text(bad_email).wait_for()
+    page.locator("input[name=author_email]").fill(f"reader-{lang}@example.org")
+    page.locator("button[type=submit]").click()
+    page.get_by_text(awaiting).wait_for()
 
 
 def test_the_widget_is_small(client):

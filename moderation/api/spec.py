@@ -2,6 +2,7 @@
 import json
 import logging
 
+from flask_babel import gettext
 from spectree import SecurityScheme, SecuritySchemeData, SpecTree
 
 log = logging.getLogger(__name__)
@@ -17,7 +18,7 @@ def field_errors(req, resp, req_validation_error, instance, model_adapter):
         name = ".".join(str(part) for part in error.get("loc", ())) or "request"
         fields.setdefault(name, error.get("msg", "is not valid"))
     log.info("request refused by the API's models: fields %s", sorted(fields))
-    resp.set_data(json.dumps({"error": "Some fields are not valid.", "fields": fields}))
+    resp.set_data(json.dumps({"error": gettext("Some fields are not valid."), "fields": fields}))
 
 
 spec = SpecTree(

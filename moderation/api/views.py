@@ -2,6 +2,7 @@
 from urllib.parse import urljoin, urlsplit
 
 from flask import Blueprint, current_app, g, jsonify, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from spectree import Response
 from werkzeug.datastructures import MultiDict
@@ -31,9 +32,9 @@ def json_object_or_nothing():
     if request.method != "POST" or not request.path.startswith("/api/v1/threads/"):
         return None
     if not request.is_json:
-        return jsonify(error="Send the comment as JSON, with Content-Type: application/json."), 400
+        return jsonify(error=gettext("Send the comment as JSON, with Content-Type: application/json.")), 400
     if not isinstance(request.get_json(silent=True), dict):
-        return jsonify(error="The body is not a JSON object; send the comment's fields as one."), 400
+        return jsonify(error=gettext("The body is not a JSON object; send the comment's fields as one.")), 400
     return None
 
 
@@ -149,8 +150,8 @@ def post_comment(key):
         return _field_errors(form)
     thread = comments.get_thread(key) or _thread_from_listed_site(key, sent)
     if thread is None:
-        return jsonify(error=f"No article has the key {key!r}; comments on a new article come from its own "
-                             "page, on a site listed in MODERATION_ALLOWED_ORIGINS."), 404
+        return jsonify(error=gettext("No article has the key %(key)s; comments on a new article come from its own "
+                                     "page, on a site listed in MODERATION_ALLOWED_ORIGINS.", key=repr(key))), 404
     key_of_reader = authors.key_or_new()
     try:
         comment = comments.post_comment(
@@ -164,7 +165,8 @@ def post_comment(key):
         return jsonify(error=refused.message, retry_after=wait), 429, {"Retry-After": str(wait)}
     except comments.CommentRefused as refused:
         if refused.field:
-            return jsonify(error="Some fields are not valid.", fields={refused.field: refused.message}), refused.status
+            return jsonify(error=gettext("Some fields are not valid."), fields={refused.field: refused.message}), \
+                refused.status
         return jsonify(error=refused.message), refused.status
     answer = Posted(comment=OwnComment(
         id=comment.id, parent_id=comment.parent_id, state=comment.state, author_name=comment.author_name,
@@ -187,8 +189,8 @@ def _form_fields(sent):
 
 
 def _field_errors(form):
-    fields = {FORM_FIELDS.get(name, name): errors[0] for name, errors in form.errors.items()}
-    return jsonify(error="Your comment was not posted yet: please correct the fields named.", fields=fields), 422
+    fields = {FORM_FIELDS.get(name, name): str(errors[0]) for name, errors in form.errors.items()}
+    return jsonify(error=gettext("Your comment was not posted yet: please correct the fields named."), fields=fields), 422
 
 
 def _thread_from_listed_site(key, sent):

@@ -5,6 +5,7 @@ from urllib.parse import urlsplit
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner
 
+from flask_babel import gettext, lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, StringField, TextAreaField, URLField
 from wtforms.validators import DataRequired, Email, Length, Optional, ValidationError
@@ -40,7 +41,7 @@ def _host(address):
 def web_address(form, field):
     host = _host(field.data or "")
     if not host or "." not in host:
-        raise ValidationError("Enter a web address starting with http:// or https://.")
+        raise ValidationError(gettext("Enter a web address starting with http:// or https://."))
 
 
 def _signer():
@@ -57,52 +58,53 @@ def form_opened(form, field):
     try:
         opened = float(_signer().unsign(field.data or "", max_age=max_age))
     except SignatureExpired:
-        raise ValidationError(f"This form was opened more than {max_age // 3600} hours ago, so nothing was posted. "
-                              "Your comment is still below: please send it again.") from None
+        raise ValidationError(gettext("This form was opened more than %(hours)s hours ago, so nothing was posted. "
+                                      "Your comment is still below: please send it again.", hours=max_age // 3600)) from None
     except (BadSignature, ValueError):
-        raise ValidationError("This form could not be verified, so nothing was posted. "
-                              "Your comment is still below: please send it again.") from None
+        raise ValidationError(gettext("This form could not be verified, so nothing was posted. "
+                                      "Your comment is still below: please send it again.")) from None
     form.form_seconds = max(time.time() - opened, 0.0)
 
 
 def parent_number(form, field):
     if field.data and parse_id(field.data) is None:
-        raise ValidationError("The comment you are replying to is not valid.")
+        raise ValidationError(gettext("The comment you are replying to is not valid."))
 
 
 class CommentForm(FlaskForm):
     author_name = StringField(
-        "Name *",
+        _l("Name *"),
         filters=[stripped],
-        validators=[DataRequired("Please enter your name."), Length(max=100, message="Your name can be at most 100 characters.")],
+        validators=[DataRequired(_l("Please enter your name.")),
+                    Length(max=100, message=_l("Your name can be at most 100 characters."))],
     )
     author_email = EmailField(
-        "Email *",
+        _l("Email *"),
         filters=[stripped],
         validators=[
-            DataRequired("Please enter your email address."),
-            Length(max=320, message="That email address is too long."),
-            Email("Please enter a valid email address, like name@example.org."),
+            DataRequired(_l("Please enter your email address.")),
+            Length(max=320, message=_l("That email address is too long.")),
+            Email(_l("Please enter a valid email address, like name@example.org.")),
         ],
     )
     author_url = URLField(
-        "Website",
+        _l("Website"),
         filters=[_with_scheme],
-        validators=[Optional(), Length(max=2000, message="That web address is too long."), web_address],
+        validators=[Optional(), Length(max=2000, message=_l("That web address is too long.")), web_address],
     )
     body = TextAreaField(
-        "Comment *",
+        _l("Comment *"),
         filters=[_lines],
         validators=[
-            DataRequired("Please type a comment."),
-            Length(max=BODY_MAX, message=f"A comment can be at most {BODY_MAX:,} characters."),
+            DataRequired(_l("Please type a comment.")),
+            Length(max=BODY_MAX, message=_l("A comment can be at most %(count)s characters.", count=f"{BODY_MAX:,}")),
         ],
     )
     parent_id = HiddenField(validators=[parent_number])
     opened = HiddenField(validators=[form_opened])
-    remember = BooleanField("Save my name, email, and website in this browser for the next time I comment.")
+    remember = BooleanField(_l("Save my name, email, and website in this browser for the next time I comment."))
     # Hidden from people by CSS; a bot that fills every field fills this one too.
-    comment_check = StringField("Leave this field empty")
+    comment_check = StringField(_l("Leave this field empty"))
 
     form_seconds = None
 
@@ -114,5 +116,6 @@ class CommentForm(FlaskForm):
     def expired_message(self):
         """Why the whole form must be sent again (its text is kept), or None."""
         if self.csrf_failed:
-            return "This form expired before it was sent, so nothing was posted. Your comment is still below: please send it again."
+            return gettext("This form expired before it was sent, so nothing was posted. "
+                           "Your comment is still below: please send it again.")
         return self.opened.errors[0] if self.opened.errors else None

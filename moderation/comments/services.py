@@ -3,6 +3,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import gettext
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -110,7 +111,7 @@ def post_comment(thread, *, author_name, author_email, author_url, body, parent_
                  form_seconds=None, referrer=None, reader_hash=None):
     """Save the comment as pending, commit, and only then queue its spam check."""
     if not thread.comments_open:
-        raise CommentsClosed("Comments are closed on this article.")
+        raise CommentsClosed(gettext("Comments are closed on this article."))
     parent = _approved_parent(thread, parent_id)
     _pass_gate(ip)
     ip = normal_ip(ip)
@@ -143,7 +144,8 @@ def _approved_parent(thread, parent_id):
         return None
     parent = db.session.get(Comment, parent_id)
     if parent is None or parent.thread_id != thread.id or parent.state != "approved":
-        raise CommentRefused("The comment you are replying to is not available; your comment can still be posted on its own.", "parent_id")
+        raise CommentRefused(gettext("The comment you are replying to is not available; your comment can still be "
+                                     "posted on its own."), "parent_id")
     return parent
 
 
@@ -166,5 +168,5 @@ def _pass_gate(ip):
     ).returning(PostingGate.key)
     if db.session.execute(claim).first() is None:
         db.session.rollback()
-        raise TooSoon(f"You are posting comments too quickly. Please wait {interval} seconds between comments; "
-                      "your text is kept below.")
+        raise TooSoon(gettext("You are posting comments too quickly. Please wait %(seconds)s seconds between comments; "
+                              "your text is kept below.", seconds=interval))

@@ -2,6 +2,7 @@
 from types import SimpleNamespace
 
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
+from flask_babel import gettext
 from sqlalchemy.exc import OperationalError
 
 from .. import errors
@@ -52,8 +53,8 @@ def post(key):
 @bp.errorhandler(413)
 def too_large(error):
     """The form cannot be read back, but the browser still has it: say what to do with it."""
-    message = ("That was more than can be sent at once (a comment can be at most 10,000 characters), so nothing "
-               "was posted. Go back: your text is still in the form, ready to be shortened.")
+    message = gettext("That was more than can be sent at once (a comment can be at most 10,000 characters), so "
+                      "nothing was posted. Go back: your text is still in the form, ready to be shortened.")
     return render_template("error.html", code=413, message=message), 413
 
 
@@ -63,7 +64,8 @@ def too_many(error):
     thread = services.get_thread(request.view_args.get("key", "")) if request.view_args else None
     if request.method != "POST" or thread is None:
         return render_template("error.html", code=429, message=str(error.description)), 429
-    problem = services.TooSoon("You are posting comments too quickly. Please wait a minute; your text is kept below.")
+    problem = services.TooSoon(gettext("You are posting comments too quickly. Please wait a minute; your text is kept "
+                                       "below."))
     return _page(thread, CommentForm(), status=429, problem=problem)
 
 
@@ -74,10 +76,10 @@ def database_unreachable(error):
     if request.endpoint != "comments.post":
         return response
     # Nothing of the thread can be read now: the form stands alone under a heading that says what happened.
-    thread = SimpleNamespace(key=request.view_args["key"], title="Your comment was not posted yet", url=None,
+    thread = SimpleNamespace(key=request.view_args["key"], title=gettext("Your comment was not posted yet"), url=None,
                              comments_open=True)
     html = render_template("comments/thread.html", thread=thread, form=CommentForm(), tree=[],
-                           problem=services.CommentRefused(errors.UNAVAILABLE), opened_stamp=opened_stamp())
+                           problem=services.CommentRefused(str(errors.UNAVAILABLE)), opened_stamp=opened_stamp())
     return html, 503, {"Retry-After": str(errors.RETRY_AFTER_SECONDS), "Cache-Control": "private, no-store"}
 
 

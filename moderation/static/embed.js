@@ -9,21 +9,60 @@
   var BASE = new URL(script.src).origin;
   var API = BASE + "/api/v1";
   var STORE = "comments@" + BASE + ":";
-  var WORDS = {
-    comments: "Comments", none: "No comments yet.", leave: "Leave a Reply", replyTo: "Replying to ",
-    cancel: "Cancel reply", reply: "Reply", more: "Show more comments",
-    notPublished: "Your email address will not be published. Required fields are marked *",
-    body: "Comment *", name: "Name *", email: "Email *", url: "Website",
-    remember: "Save my name, email, and website in this browser for the next time I comment.",
-    trap: "Leave this field empty", post: "Post Comment", posting: "Posting\u2026",
-    awaiting: "Your comment is awaiting moderation.",
-    posted: "Your comment was posted and is awaiting moderation.",
-    fix: "Your comment was not posted yet: please correct what is marked below.",
-    network: "The comment service could not be reached, so nothing was posted. Your comment is still here: please try again.",
-    failed: "Something went wrong, so nothing was posted. Your comment is still here: please try again.",
-    loadFailed: "The comments could not be loaded. Reload the page to try again.",
-    one: "1 comment", many: " comments", zero: "No comments"
+  // The reader's language: data-lang on #comments, else the host page's lang, else English.
+  var LANGUAGES = {
+    en: {
+      comments: "Comments", none: "No comments yet.", leave: "Leave a Reply", replyTo: "Replying to ",
+      cancel: "Cancel reply", reply: "Reply", replyLabel: "Reply to ", more: "Show more comments",
+      notPublished: "Your email address will not be published. Required fields are marked *",
+      body: "Comment *", name: "Name *", email: "Email *", url: "Website",
+      remember: "Save my name, email, and website in this browser for the next time I comment.",
+      trap: "Leave this field empty", post: "Post Comment", posting: "Posting\u2026",
+      awaiting: "Your comment is awaiting moderation.",
+      posted: "Your comment was posted and is awaiting moderation.",
+      fix: "Your comment was not posted yet: please correct what is marked below.",
+      network: "The comment service could not be reached, so nothing was posted. Your comment is still here: please try again.",
+      failed: "Something went wrong, so nothing was posted. Your comment is still here: please try again.",
+      loadFailed: "The comments could not be loaded. Reload the page to try again.",
+      one: "1 comment", many: " comments", zero: "No comments"
+    },
+    de: {
+      comments: "Kommentare", none: "Noch keine Kommentare.", leave: "Schreibe einen Kommentar", replyTo: "Antwort an ",
+      cancel: "Antwort abbrechen", reply: "Antworten", replyLabel: "Antworten an ", more: "Weitere Kommentare zeigen",
+      notPublished: "Deine E-Mail-Adresse wird nicht ver\u00f6ffentlicht. Erforderliche Felder sind mit * markiert",
+      body: "Kommentar *", name: "Name *", email: "E-Mail *", url: "Website",
+      remember: "Meinen Namen, meine E-Mail-Adresse und meine Website in diesem Browser f\u00fcr die n\u00e4chste Kommentierung speichern.",
+      trap: "Dieses Feld leer lassen", post: "Kommentar abschicken", posting: "Wird gesendet\u2026",
+      awaiting: "Dein Kommentar muss noch freigegeben werden.",
+      posted: "Dein Kommentar wurde gesendet und muss noch freigegeben werden.",
+      fix: "Dein Kommentar wurde noch nicht gesendet: Bitte korrigiere die markierten Angaben.",
+      network: "Der Kommentardienst war nicht erreichbar, es wurde nichts gesendet. Dein Kommentar ist noch da: bitte versuche es noch einmal.",
+      failed: "Etwas ist schiefgegangen, es wurde nichts gesendet. Dein Kommentar ist noch da: bitte versuche es noch einmal.",
+      loadFailed: "Die Kommentare konnten nicht geladen werden. Lade die Seite neu, um es noch einmal zu versuchen.",
+      one: "1 Kommentar", many: " Kommentare", zero: "Keine Kommentare"
+    },
+    fr: {
+      comments: "Commentaires", none: "Pas encore de commentaire.", leave: "Laisser un commentaire", replyTo: "En r\u00e9ponse \u00e0 ",
+      cancel: "Annuler la r\u00e9ponse", reply: "R\u00e9pondre", replyLabel: "R\u00e9pondre \u00e0 ", more: "Afficher plus de commentaires",
+      notPublished: "Votre adresse e-mail ne sera pas publi\u00e9e. Les champs obligatoires sont indiqu\u00e9s avec *",
+      body: "Commentaire *", name: "Nom *", email: "E-mail *", url: "Site web",
+      remember: "Enregistrer mon nom, mon e-mail et mon site dans le navigateur pour mon prochain commentaire.",
+      trap: "Laissez ce champ vide", post: "Laisser un commentaire", posting: "Envoi\u2026",
+      awaiting: "Votre commentaire est en attente de mod\u00e9ration.",
+      posted: "Votre commentaire a \u00e9t\u00e9 envoy\u00e9 et attend la mod\u00e9ration.",
+      fix: "Votre commentaire n\u2019a pas encore \u00e9t\u00e9 envoy\u00e9 : corrigez ce qui est signal\u00e9 ci-dessous.",
+      network: "Le service de commentaires n\u2019a pas pu \u00eatre joint, rien n\u2019a \u00e9t\u00e9 envoy\u00e9. Votre commentaire est toujours l\u00e0 : r\u00e9essayez.",
+      failed: "Une erreur est survenue, rien n\u2019a \u00e9t\u00e9 envoy\u00e9. Votre commentaire est toujours l\u00e0 : r\u00e9essayez.",
+      loadFailed: "Les commentaires n\u2019ont pas pu \u00eatre charg\u00e9s. Rechargez la page pour r\u00e9essayer.",
+      one: "1 commentaire", many: " commentaires", zero: "Aucun commentaire"
+    }
   };
+
+  function language(node) {
+    var asked = (node && node.getAttribute("data-lang")) || document.documentElement.lang || navigator.language || "en";
+    var code = asked.toLowerCase().split(/[-_]/)[0];
+    return LANGUAGES[code] ? code : "en";
+  }
 
   function stored(name) { try { return window.localStorage.getItem(STORE + name); } catch (e) { return null; } }
   function store(name, value) {
@@ -41,8 +80,8 @@
     return node;
   }
 
-  function request(method, path, body) {
-    var headers = {Accept: "application/json"};
+  function request(method, path, body, lang) {
+    var headers = {Accept: "application/json", "Accept-Language": lang || "en"};
     var token = stored("author");
     if (token) headers["X-Author-Token"] = token;
     if (body) headers["Content-Type"] = "application/json";
@@ -59,6 +98,8 @@
 
   function Widget(root) {
     this.root = root;
+    this.lang = language(root);
+    var WORDS = this.words = LANGUAGES[this.lang];
     this.key = root.getAttribute("data-thread");
     this.title = root.getAttribute("data-title") || document.title;
     this.url = root.getAttribute("data-url") || window.location.href.split("#")[0];
@@ -84,8 +125,9 @@
   }
 
   Widget.prototype.load = function (path, append) {
+    var WORDS = this.words;
     var widget = this;
-    return request("GET", path).then(function (answer) {
+    return request("GET", path, null, this.lang).then(function (answer) {
       if (answer.status !== 200) throw new Error(String(answer.status));
       if (!append) widget.list.textContent = "";
       answer.data.comments.forEach(function (comment) { widget.list.appendChild(widget.comment(comment)); });
@@ -97,12 +139,13 @@
   };
 
   Widget.prototype.comment = function (comment) {
+    var WORDS = this.words;
     var widget = this;
     var author = comment.author_url
       ? el("a", {"class": "cw-author", href: comment.author_url, rel: "nofollow ugc", text: comment.author_name})
       : el("span", {"class": "cw-author", text: comment.author_name});
     var when = new Date(comment.created_at);
-    var time = el("time", {datetime: comment.created_at, text: isNaN(when) ? comment.created_at : when.toLocaleString()});
+    var time = el("time", {datetime: comment.created_at, text: isNaN(when) ? comment.created_at : when.toLocaleString(this.lang)});
     var item = el("li", {"class": "cw-comment" + (comment.awaiting_moderation ? " cw-awaiting" : ""),
                          id: "comment-" + comment.id, tabindex: "-1"}, [
       el("div", {"class": "cw-meta"}, [
@@ -116,7 +159,7 @@
     item.appendChild(body);
     if (!comment.awaiting_moderation && !this.closed) {
       var reply = el("button", {type: "button", "class": "cw-reply", text: WORDS.reply,
-                                "aria-label": WORDS.reply + " to " + comment.author_name});
+                                "aria-label": WORDS.replyLabel + comment.author_name});
       reply.addEventListener("click", function () { widget.replyTo(comment, item); });
       item.appendChild(reply);
     }
@@ -137,6 +180,7 @@
   };
 
   Widget.prototype.buildForm = function () {
+    var WORDS = this.words;
     var widget = this;
     this.inputs = {};
     this.errors = {};
@@ -175,7 +219,7 @@
   Widget.prototype.freshToken = function () {
     var widget = this;
     if (this.token && (Date.now() - this.tokenAt) / 1000 < this.maxAge - 60) return Promise.resolve(this.token);
-    return request("GET", "/threads/" + encodeURIComponent(this.key) + "/form").then(function (answer) {
+    return request("GET", "/threads/" + encodeURIComponent(this.key) + "/form", null, this.lang).then(function (answer) {
       if (answer.status !== 200) throw new Error(String(answer.status));
       widget.token = answer.data.token;
       widget.maxAge = answer.data.max_age;
@@ -185,6 +229,7 @@
   };
 
   Widget.prototype.replyTo = function (comment, item) {
+    var WORDS = this.words;
     var widget = this;
     this.parentId = comment.id;
     this.replying.textContent = WORDS.replyTo + comment.author_name + ". ";
@@ -259,6 +304,7 @@
   };
 
   Widget.prototype.send = function () {
+    var WORDS = this.words;
     var widget = this;
     var values = this.values();
     this.clearErrors();
@@ -268,7 +314,7 @@
       return request("POST", "/threads/" + encodeURIComponent(widget.key) + "/comments", Object.assign({}, values, {
         form_token: token, parent_id: widget.parentId, comment_check: widget.trap.value,
         title: widget.title, url: widget.url
-      }));
+      }), widget.lang);
     }).then(function (answer) {
       if (answer.status === 201) return widget.posted(answer.data, values);
       if (answer.status === 422 && answer.data.fields) {
@@ -289,6 +335,7 @@
   };
 
   Widget.prototype.posted = function (data, values) {
+    var WORDS = this.words;
     var widget = this;
     store("author", data.author_token);
     this.keepDetails(values);
@@ -303,12 +350,14 @@
   };
 
   function counts() {
+    var lang = language(null);
+    var WORDS = LANGUAGES[lang];
     var links = Array.prototype.slice.call(document.querySelectorAll("[data-comment-count]"));
     if (!links.length) return;
     var keys = links.map(function (link) { return link.getAttribute("data-comment-count"); });
     var query = keys.filter(function (key, i) { return keys.indexOf(key) === i; }).slice(0, 50)
       .map(function (key) { return "thread=" + encodeURIComponent(key); }).join("&");
-    request("GET", "/counts?" + query).then(function (answer) {
+    request("GET", "/counts?" + query, null, lang).then(function (answer) {
       if (answer.status !== 200) return;
       links.forEach(function (link) {
         var n = answer.data.counts[link.getAttribute("data-comment-count")];
