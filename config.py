@@ -237,13 +237,31 @@ def allowed_origins(raw):
         text = part.strip().rstrip("/")
         if not text:
             continue
-        parsed = urlsplit(text)
-        if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.path or parsed.query \
-                or parsed.username or parsed.password:
+        origin = _origin(text)
+        if origin is None:
             raise ConfigError(f"MODERATION_ALLOWED_ORIGINS: {part.strip()!r} is not an origin; write it as "
                               "scheme://host or scheme://host:port, e.g. https://blog.example.org.")
-        origins.append(f"{parsed.scheme}://{parsed.netloc.lower()}")
+        origins.append(origin)
     return tuple(origins)
+
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _origin(text):
+    """The origin exactly as a browser writes it in `Origin`: lower case, the host in ASCII (IDNA), no default port."""
+    try:
+        parsed = urlsplit(text)
+        port = parsed.port
+        host = parsed.hostname.encode("idna").decode("ascii") if parsed.hostname else None
+    except (ValueError, UnicodeError):
+        return None
+    if parsed.scheme not in ("http", "https") or not host or parsed.path or parsed.query or parsed.fragment \
+            or parsed.username or parsed.password:
+        return None
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{parsed.scheme}://{host}" + (f":{port}" if port and port != DEFAULT_PORTS[parsed.scheme] else "")
 
 
 def _choice(environ, name, choices, default):

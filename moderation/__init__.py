@@ -11,6 +11,7 @@ from .extensions import db, limiter, login_manager, migrate
 from .privacy import crypto
 from .privacy import views as privacy_views
 from .queue import celery_init_app
+from .sessions import SessionInterface
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 MIGRATIONS_DIR = PACKAGE_DIR / "migrations"
@@ -27,6 +28,7 @@ def create_app(config=None):
     app = Flask(__name__, template_folder=str(templates_dir()), instance_path=settings.instance_path())
     app.config.from_mapping(settings.load(instance_path=app.instance_path))
     app.config.from_mapping(config or {})
+    app.session_interface = SessionInterface()
     if app.config["MODERATION_PROXY_HOPS"]:
         hops = app.config["MODERATION_PROXY_HOPS"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)

@@ -181,3 +181,71 @@ def test_the_rate_limit_is_a_429_in_json(make_app):
         assert statuses == [201, 201, 429]
         limited = _post(client, body="Once more.")
         assert "error" in limited.get_json() and int(limited.headers["Retry-After"]) > 0
+
+
+def test_a_refused_first_comment_leaves_no_thread_behind(api):
+    client = api.test_client()
+    refused = _post(client, key="squat", title="BUY CHEAP PILLS", parent_id=2147483647, headers={"Origin": SITE})
+    assert refused.status_code == 422
+    assert db.session.scalar(db.select(db.func.count()).select_from(Thread)) == 0
+    assert "BUY CHEAP PILLS" not in client.get("/").get_data(as_text=True)
+
+
+def test_a_thread_a_widget_brought_is_listed_once_a_comment_on_it_is_approved(api):
+    client = api.test_client()
+    posted = _post(client, key="fresh", title="Fresh article", headers={"Origin": SITE}).get_json()
+    assert "Fresh article" not in client.get("/").get_data(as_text=True), "not listed on a robot's word"
+    comment = db.session.get(Comment, posted["comment"]["id"])
+    comment.state = "approved"
+    db.session.commit()
+    assert "Fresh article" in client.get("/").get_data(as_text=True)
+
+
+def test_the_page_address_is_kept_without_its_query(api):
+    client = api.test_client()
+    _post(client, key="news", title="News", url=f"{SITE}/post?email=alice@example.org&utm=1#top", headers={"Origin": SITE})
+    thread = db.session.scalar(db.select(Thread).where(Thread.key == "news"))
+    assert thread.url == f"{SITE}/post"
+    for hostile in (f"{SITE}/a\x00b", "javascript:alert(1)", f"{SITE}/" + "x" * 3000):
+        key = f"odd-{len(hostile)}-{hostile[-1].encode().hex()}"
+        assert _post(client, key=key, title="Odd", url=hostile, headers={"Origin": SITE}).status_code == 201
+        assert db.session.scalar(db.select(Thread.url).where(Thread.key == key)) is None
+
+
+def test_a_long_page_title_is_cut_not_refused(api):
+    response = _post(api.test_client(), key="long", title="T" * 1000, headers={"Origin": SITE})
+    assert response.status_code == 201
+    assert db.session.scalar(db.select(Thread.title).where(Thread.key == "long")) == "T" * 300
+
+
+def test_two_first_comments_on_one_new_article_at_once_both_land(api):
+    """The other request creates the thread between this one's look-up and its insert: this one joins it."""
+    import sqlalchemy as sa
+
+    client = api.test_client()
+    first = _fields(client, key="race", title="Race")
+    other = sa.create_engine(api.config["SQLALCHEMY_DATABASE_URI"], poolclass=sa.pool.NullPool)
+    raced = []
+
+    def create_it_first(conn, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO THREADS") and not raced:
+            raced.append(True)
+            with other.begin() as connection:
+                connection.execute(sa.text("INSERT INTO threads (key, title, comments_open, created_at) "
+                                           "VALUES ('race', 'Race', :yes, CURRENT_TIMESTAMP)"), {"yes": True})
+
+    sa.event.listen(db.engine, "before_cursor_execute", create_it_first)
+    try:
+        response = client.post("/api/v1/threads/race/comments", json=first, headers={"Origin": SITE})
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", create_it_first)
+        other.dispose()
+    assert raced and response.status_code == 201, response.get_json()
+    assert db.session.scalar(db.select(db.func.count()).select_from(Thread).where(Thread.key == "race")) == 1
+
+
+@pytest.mark.parametrize("path", ["/api/v1/threads/article/comments", "/api/v1/moderation/comments/1",
+                                  "/api/v1/moderation/comments/bulk"])
+def test_thousands_of_nested_brackets_are_a_400(api, path):
+    response = api.test_client().post(path, data="[" * 5000, content_type="application/json")
+    assert response.status_code == 400 and "JSON" in response.get_json()["error"]

@@ -174,3 +174,44 @@ def test_the_document_has_a_page_for_people(api):
                       "POST /api/v1/moderation/comments/bulk"):
         assert operation in html
     assert "<code>form_token</code> (required)" in html and "<script" not in html.split("</header>")[-1]
+
+
+def test_a_long_chain_of_replies_is_answered_nested_five_deep(api):
+    thread = factories.make_thread("chain", "A chain")
+    parent = None
+    for n in range(120):
+        parent = factories.make_comment(thread, "approved", body=f"Reply {n}", parent_id=parent.id if parent else None)
+    client = api.test_client()
+    response = client.get("/api/v1/threads/chain/comments")
+    assert response.status_code == 200
+    page = response.get_json()
+    depth, level = 0, page["comments"]
+    while level:
+        depth += 1
+        deeper = [c for c in level if c["replies"]]
+        level = deeper[0]["replies"] if deeper else []
+    assert depth == 5 and page["total"] == 120
+    assert len(list(_walk(page["comments"]))) == 120, "every reply is shown, the deep ones at the deepest level"
+    assert client.get("/threads/chain").status_code == 200
+
+
+def test_public_answers_do_not_vary_by_cookie_so_a_cdn_shares_them(api):
+    factories.make_thread("shared")
+    client = api.test_client()
+    for path in ("/api/v1/threads/shared/comments", "/api/v1/counts?thread=shared", "/embed.js"):
+        with client.get(path) as response:
+            assert "Cookie" not in response.headers.get("Vary", ""), path
+    assert "Cookie" in client.get("/threads/shared").headers.get("Vary", ""), "the service's own pages do"
+
+
+@pytest.mark.parametrize("raw, origin", [("https://blog.example.org:443", "https://blog.example.org"),
+                                         ("http://blog.example.org:80", "http://blog.example.org"),
+                                         ("https://bücher.example", "https://xn--bcher-kva.example"),
+                                         ("http://[::1]:8080", "http://[::1]:8080")])
+def test_an_origin_is_kept_as_a_browser_sends_it(raw, origin):
+    assert allowed_origins(raw) == (origin,)
+
+
+def test_an_impossible_port_is_named():
+    with pytest.raises(ConfigError, match="MODERATION_ALLOWED_ORIGINS"):
+        allowed_origins("https://blog.example.org:99999")

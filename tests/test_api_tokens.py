@@ -113,3 +113,15 @@ def test_token_names_and_scopes_are_checked(app):
     assert runner.invoke(cli, ["tokens", "revoke", "nobody"]).exit_code != 0
     with pytest.raises(tokens.TokenError):
         tokens.create_token("", "read")
+
+
+def test_a_revoked_name_can_be_given_a_new_token_for_the_same_identity(app, thread):
+    old = _create(app, "rotating", "read")
+    assert app.test_cli_runner().invoke(cli, ["tokens", "revoke", "rotating"]).exit_code == 0
+    new = _create(app, "rotating", "moderate")
+    comment = factories.make_comment(thread, "held")
+    client = app.test_client()
+    assert client.get("/api/v1/moderation/comments", headers=_bearer(old)).status_code == 401
+    assert client.post(f"/api/v1/moderation/comments/{comment.id}", json={"action": "approve"},
+                       headers=_bearer(new)).status_code == 200
+    assert db.session.scalar(db.select(db.func.count()).select_from(ApiToken)) == 1

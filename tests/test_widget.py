@@ -176,6 +176,73 @@ def test_the_widget_speaks_the_host_pages_language(sites, browser, lang, heading
     page.get_by_text(awaiting).wait_for()
 
 
+def _open(browser, host, path="article"):  # noqa: F811
+    page = browser.new_context().new_page()
+    page.set_default_timeout(15_000)
+    page.goto(f"{host}/{path}")
+    page.locator("#comments h2").wait_for()
+    page.wait_for_load_state("networkidle")
+    return page
+
+
+def _fill(page, body, email="widget-reader@example.org"):
+    page.get_by_label("Comment *").fill(body)
+    page.get_by_label("Name *").fill("Widget Reader")
+    page.get_by_label("Email *").fill(email)
+
+
+def test_a_closed_thread_shows_its_comments_without_reply_or_form(sites, browser):  # noqa: F811
+    app, service, host = sites
+    with app.app_context():
+        thread = factories.make_thread(KEY, "A host article")
+        factories.make_comment(thread, "approved", body="Said before it closed.")
+        thread.comments_open = False
+        db.session.commit()
+    page = _open(browser, host)
+    page.get_by_text("Said before it closed.").wait_for()
+    page.get_by_text("Comments are closed.").wait_for()
+    assert page.locator("button.cw-reply").count() == 0
+    assert not page.get_by_label("Comment *").is_visible()
+
+
+def test_the_authors_comment_is_shown_after_posting_on_a_long_thread(sites, browser):  # noqa: F811
+    app, service, host = sites
+    with app.app_context():
+        thread = factories.make_thread(KEY, "A host article")
+        for n in range(55):
+            factories.make_comment(thread, "approved", body=f"Earlier comment {n}.")
+    page = _open(browser, host)
+    page.get_by_text("Earlier comment 49.").wait_for()
+    _fill(page, "Posted at the end of a long thread.")
+    page.get_by_role("button", name="Post Comment").click()
+    mine = page.locator("li.cw-comment", has_text="Posted at the end of a long thread.")
+    mine.wait_for()
+    assert "Your comment is awaiting moderation." in mine.inner_text()
+
+
+def test_after_an_expired_form_the_next_send_is_not_taken_for_a_robot(sites, browser):  # noqa: F811
+    """The form token ran out while the reader typed: they are told, click again a moment later, and the
+    comment goes through as a person's (not held as sent faster than a person types)."""
+    app, service, host = sites
+    app.config["MODERATION_FORM_MAX_AGE"] = 2
+    page = _open(browser, host)
+    page.get_by_label("Comment *").focus()  # the form token is handed out when the reader starts
+    _fill(page, "Typed slowly, sent twice.")
+    page.wait_for_timeout(3_500)  # the token's age is counted in whole seconds
+    page.get_by_role("button", name="Post Comment").click()
+    page.get_by_text("This form was opened more than").first.wait_for()
+    assert page.get_by_label("Comment *").input_value() == "Typed slowly, sent twice."
+    page.wait_for_timeout(1_000)
+    app.config["MODERATION_FORM_MAX_AGE"] = 3600
+    page.wait_for_timeout(2_500)
+    page.get_by_role("button", name="Post Comment").click()
+    page.get_by_text("Your comment was posted and is awaiting moderation.").wait_for()
+    wait_for(lambda: _state(app, "Typed slowly, sent twice.") == "held", timeout=30)
+    with app.app_context():
+        reasons = db.session.scalar(db.select(Comment.reasons).where(Comment.body == "Typed slowly, sent twice."))
+    assert not any("a person takes at least" in reason for reason in reasons), reasons
+
+
 def test_the_widget_is_small(client):
     sizes = {}
     for name, mimetype in (("/embed.js", "text/javascript"), ("/embed.css", "text/css")):

@@ -42,7 +42,8 @@ class Thread(BaseModel):
     title: str | None = Field(description="null for a thread nobody has commented on yet")
     url: str | None
     comments_open: bool
-    total: int = Field(description="approved comments in the whole thread, replies included")
+    total: int = Field(description="comments in the whole thread, replies included: the approved ones, and with "
+                                   "X-Author-Token the author's own awaiting moderation")
     comments: list[PublicComment] = Field(description="this page's top-level comments, each with its replies")
     next: str | None = Field(description="the address of the next page, or null on the last one")
 
@@ -80,9 +81,10 @@ class NewComment(BaseModel):
     parent_id: int | None = Field(None, ge=1, le=MAX_ID, description="the approved comment this one replies to")
     form_token: str = Field(max_length=1_000, description="from GET /api/v1/threads/{key}/form")
     comment_check: str = Field("", max_length=100_000, description="leave empty: a field only robots fill in")
-    title: str | None = Field(None, max_length=300, description="the article's title, used when this first comment "
-                                                                 "creates the thread")
-    url: str | None = Field(None, max_length=2_000, description="the article's address, on the posting site")
+    title: str | None = Field(None, max_length=10_000, description="the article's title, used when this first comment "
+                                                                    "creates the thread (cut to 300 characters)")
+    url: str | None = Field(None, max_length=10_000, description="the article's address, on the posting site (its "
+                                                                  "query and fragment are never kept)")
 
     @field_validator("parent_id", mode="before")
     @classmethod

@@ -37,13 +37,19 @@ def create_token(name, scope):
         raise TokenError(f"The scope must be one of {', '.join(SCOPES)}.")
     if not is_plain(name, NAME_MAX) or " " in name:
         raise TokenError(f"A token's name is 1 to {NAME_MAX} characters without spaces, e.g. ci-exporter.")
-    if db.session.scalar(sa.select(ApiToken).where(ApiToken.name == name)) is not None:
-        raise TokenError(f"A token named {name!r} already exists; revoke it or choose another name.")
     token = PREFIX + secrets.token_urlsafe(32)
-    # A password nobody is told: the identity decides through the API only, never through the sign-in form.
-    moderator = create_moderator(f"token:{name}", secrets.token_urlsafe(48), is_admin=scope == "admin")
-    row = ApiToken(name=name, scope=scope, token_hash=_hash(token), moderator=moderator)
-    db.session.add(row)
+    row = db.session.scalar(sa.select(ApiToken).where(ApiToken.name == name))
+    if row is not None and row.revoked_at is None:
+        raise TokenError(f"A token named {name!r} already exists; revoke it or choose another name.")
+    if row is not None:
+        # A new token under a revoked name: the same identity (and history) with a new secret.
+        row.token_hash, row.scope, row.created_at, row.last_used_at, row.revoked_at = _hash(token), scope, utcnow(), None, None
+        row.moderator.active, row.moderator.is_admin = True, scope == "admin"
+    else:
+        # A password nobody is told: the identity decides through the API only, never through the sign-in form.
+        moderator = create_moderator(f"token:{name}", secrets.token_urlsafe(48), is_admin=scope == "admin")
+        row = ApiToken(name=name, scope=scope, token_hash=_hash(token), moderator=moderator)
+        db.session.add(row)
     db.session.commit()
     return token, row
 

@@ -5,13 +5,14 @@ from flask import Blueprint, current_app, g, jsonify, render_template, request, 
 from flask_babel import gettext
 from flask_login import current_user
 from spectree import Response
+from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 
-from ..cleaning import plain_text
+from ..cleaning import is_plain, plain_text
 from ..comments import services as comments
 from ..comments.forms import CommentForm, opened_stamp
 from ..comments.reader import reader_hash
-from ..extensions import limiter
+from ..extensions import db, limiter
 from ..ids import MAX_ID, parse_id
 from ..privacy.avatars import avatar_url
 from ..review import services as review
@@ -29,11 +30,15 @@ bp.before_request(cors.refuse_other_origins)
 @bp.before_request
 def json_object_or_nothing():
     """A body the models cannot even read is a 400 that says so, before any field is looked at."""
-    if request.method != "POST" or not request.path.startswith("/api/v1/threads/"):
+    if request.method != "POST":
         return None
     if not request.is_json:
         return jsonify(error=gettext("Send the comment as JSON, with Content-Type: application/json.")), 400
-    if not isinstance(request.get_json(silent=True), dict):
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # thousands of nested brackets: not a comment, and not worth a 500
+        body = None
+    if not isinstance(body, dict):
         return jsonify(error=gettext("The body is not a JSON object; send the comment's fields as one.")), 400
     return None
 
@@ -43,6 +48,7 @@ MAX_PAGE = 200
 # A CDN (or the browser) may keep a public answer this long; the ETag makes asking again cheap.
 PUBLIC_MAX_AGE = 30
 THREAD_TITLE_MAX = 300
+PAGE_ADDRESS_MAX = 2_000
 
 
 def _post_limit():
@@ -153,17 +159,27 @@ def post_comment(key):
         return jsonify(error=gettext("No article has the key %(key)s; comments on a new article come from its own "
                                      "page, on a site listed in MODERATION_ALLOWED_ORIGINS.", key=repr(key))), 404
     key_of_reader = authors.key_or_new()
+    fields = dict(author_name=form.author_name.data, author_email=form.author_email.data,
+                  author_url=form.author_url.data, body=form.body.data, parent_id=sent.parent_id,
+                  honeypot=form.comment_check.data, ip=request.remote_addr, user_agent=request.user_agent.string,
+                  form_seconds=form.form_seconds, referrer=_page_address(sent.url) or request.referrer,
+                  reader_hash=reader_hash(key_of_reader))
     try:
-        comment = comments.post_comment(
-            thread, author_name=form.author_name.data, author_email=form.author_email.data,
-            author_url=form.author_url.data, body=form.body.data, parent_id=sent.parent_id,
-            honeypot=form.comment_check.data, ip=request.remote_addr, user_agent=request.user_agent.string,
-            form_seconds=form.form_seconds, referrer=sent.url or request.referrer, reader_hash=reader_hash(key_of_reader),
-        )
+        try:
+            # A new thread is written in the same commit as its first comment: a refused comment leaves no thread.
+            comment = comments.post_comment(thread, **fields)
+        except IntegrityError:
+            # Two first comments on one new article at once: the other request created the thread; join it.
+            db.session.rollback()
+            thread = comments.get_thread(key)
+            if thread is None:
+                raise
+            comment = comments.post_comment(thread, **fields)
     except comments.TooSoon as refused:
         wait = current_app.config["MODERATION_FLOOD_INTERVAL"]
         return jsonify(error=refused.message, retry_after=wait), 429, {"Retry-After": str(wait)}
     except comments.CommentRefused as refused:
+        db.session.rollback()
         if refused.field:
             return jsonify(error=gettext("Some fields are not valid."), fields={refused.field: refused.message}), \
                 refused.status
@@ -194,24 +210,30 @@ def _field_errors(form):
 
 
 def _thread_from_listed_site(key, sent):
-    """The first comment on a new article, from a page of a listed site, creates its thread."""
+    """The first comment on a new article, from a page of a listed site, brings its thread (not yet committed)."""
     origin = request.headers.get("Origin")
     if not origin or origin not in current_app.config["MODERATION_ALLOWED_ORIGINS"]:
         return None
-    url = sent.url if sent.url and _same_origin(sent.url, origin) else None
-    title = plain_text(sent.title or "").strip() or key
+    url = _page_address(sent.url)
+    url = url if url and url.startswith(origin + "/") else None
+    title = " ".join((plain_text(sent.title or "") or "").split())[:THREAD_TITLE_MAX] or key
     try:
-        return comments.create_thread(key, title[:THREAD_TITLE_MAX], url)
+        return comments.new_thread(key, title, url)
     except ValueError:
         return None
 
 
-def _same_origin(address, origin):
+def _page_address(address):
+    """The article's address as it may be shown to everyone: http(s), no query or fragment (a newsletter link's
+    query can carry an address or a token), nothing a person cannot type; None otherwise."""
     try:
-        parts = urlsplit(address)
+        parts = urlsplit(address or "")
     except ValueError:
-        return False
-    return f"{parts.scheme}://{(parts.netloc or '').lower()}" == origin
+        return None
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return None
+    page = f"{parts.scheme}://{parts.netloc.lower()}{parts.path or '/'}"
+    return page if len(page) <= PAGE_ADDRESS_MAX and is_plain(page, PAGE_ADDRESS_MAX) and " " not in page else None
 
 
 @bp.get("/counts")

@@ -17,6 +17,8 @@ from ..queue import send_check_comment
 
 AWAITING = ("pending", "held")
 THREAD_KEY_MAX = 200
+# How deep replies nest when shown (WordPress's default is 5); deeper replies are shown at the deepest level.
+THREAD_DEPTH_MAX = 5
 
 
 class CommentRefused(Exception):
@@ -39,8 +41,13 @@ class CommentsClosed(CommentRefused):
 
 
 def list_threads():
-    """Every article, newest first, for the home page."""
-    return db.session.scalars(sa.select(Thread).order_by(Thread.created_at.desc())).all()
+    """The articles, newest first, for the home page: those with an approved comment, and those an operator
+    registered that nobody has commented on yet. A thread a widget's first comment brought appears once a
+    moderator approves a comment on it, so a robot cannot fill the home page with titles of its own."""
+    approved = sa.exists().where(Comment.thread_id == Thread.id, Comment.state == "approved")
+    uncommented = ~sa.exists().where(Comment.thread_id == Thread.id)
+    return db.session.scalars(sa.select(Thread).where(sa.or_(approved, uncommented))
+                              .order_by(Thread.created_at.desc())).all()
 
 
 def approved_counts(keys):
@@ -63,14 +70,26 @@ def get_thread(key):
 
 def create_thread(key, title, url=None):
     """Register an article; a second call with the same key updates its title and url."""
-    if not is_plain(key, THREAD_KEY_MAX) or "/" in key or key != key.strip():
-        raise ValueError(f"A thread key is 1 to {THREAD_KEY_MAX} characters, without '/', spaces around it "
-                         "or control characters.")
+    _check_key(key)
     thread = get_thread(key) or Thread(key=key)
     thread.title, thread.url = title, url
     db.session.add(thread)
     db.session.commit()
     return thread
+
+
+def new_thread(key, title, url=None):
+    """A thread for an article's first comment, added to the session for the comment's own commit."""
+    _check_key(key)
+    thread = Thread(key=key, title=title, url=url, comments_open=True)
+    db.session.add(thread)
+    return thread
+
+
+def _check_key(key):
+    if not is_plain(key, THREAD_KEY_MAX) or "/" in key or key != key.strip():
+        raise ValueError(f"A thread key is 1 to {THREAD_KEY_MAX} characters, without '/', spaces around it "
+                         "or control characters.")
 
 
 def awaiting_its_author():
@@ -97,13 +116,37 @@ def visible_comments(thread, own_ids=(), own_reader_hash=None):
     return list(db.session.scalars(query))
 
 
-def comment_tree(comments):
-    """[(comment, [children...])...]: a reply whose parent is not shown is shown at the top level."""
+def comment_tree(comments, depth_max=None):
+    """[(comment, [children...])...]: a reply whose parent is not shown is shown at the top level.
+
+    Replies nest at most `depth_max` levels deep (THREAD_DEPTH_MAX): a reply below the deepest level is shown
+    at that level, beside the replies there, oldest first, as WordPress does.
+    """
+    depth_max = depth_max or THREAD_DEPTH_MAX
     by_id = {c.id: (c, []) for c in comments}
+    depth = {}
+
+    def parent_of(comment_id):
+        parent_id = by_id[comment_id][0].parent_id
+        return parent_id if parent_id in by_id and parent_id != comment_id else None
+
+    def depth_of(comment_id):
+        chain = []
+        while comment_id is not None and comment_id not in depth and comment_id not in chain:
+            chain.append(comment_id)
+            comment_id = parent_of(comment_id)
+        level = depth.get(comment_id, 0)
+        for known in reversed(chain):
+            level += 1
+            depth[known] = level
+        return depth[chain[0]] if chain else depth[comment_id]
+
     roots = []
     for comment in comments:
-        parent = by_id.get(comment.parent_id)
-        (parent[1] if parent else roots).append(by_id[comment.id])
+        parent_id = parent_of(comment.id)
+        while parent_id is not None and depth_of(parent_id) >= depth_max:
+            parent_id = parent_of(parent_id)
+        (by_id[parent_id][1] if parent_id is not None else roots).append(by_id[comment.id])
     return roots
 
 

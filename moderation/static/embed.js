@@ -24,7 +24,7 @@
       network: "The comment service could not be reached, so nothing was posted. Your comment is still here: please try again.",
       failed: "Something went wrong, so nothing was posted. Your comment is still here: please try again.",
       loadFailed: "The comments could not be loaded. Reload the page to try again.",
-      one: "1 comment", many: " comments", zero: "No comments"
+      one: "1 comment", many: " comments", zero: "No comments", closed: "Comments are closed."
     },
     de: {
       comments: "Kommentare", none: "Noch keine Kommentare.", leave: "Schreibe einen Kommentar", replyTo: "Antwort an ",
@@ -39,7 +39,7 @@
       network: "Der Kommentardienst war nicht erreichbar, es wurde nichts gesendet. Dein Kommentar ist noch da: bitte versuche es noch einmal.",
       failed: "Etwas ist schiefgegangen, es wurde nichts gesendet. Dein Kommentar ist noch da: bitte versuche es noch einmal.",
       loadFailed: "Die Kommentare konnten nicht geladen werden. Lade die Seite neu, um es noch einmal zu versuchen.",
-      one: "1 Kommentar", many: " Kommentare", zero: "Keine Kommentare"
+      one: "1 Kommentar", many: " Kommentare", zero: "Keine Kommentare", closed: "Die Kommentare sind geschlossen."
     },
     fr: {
       comments: "Commentaires", none: "Pas encore de commentaire.", leave: "Laisser un commentaire", replyTo: "En r\u00e9ponse \u00e0 ",
@@ -54,7 +54,7 @@
       network: "Le service de commentaires n\u2019a pas pu \u00eatre joint, rien n\u2019a \u00e9t\u00e9 envoy\u00e9. Votre commentaire est toujours l\u00e0 : r\u00e9essayez.",
       failed: "Une erreur est survenue, rien n\u2019a \u00e9t\u00e9 envoy\u00e9. Votre commentaire est toujours l\u00e0 : r\u00e9essayez.",
       loadFailed: "Les commentaires n\u2019ont pas pu \u00eatre charg\u00e9s. Rechargez la page pour r\u00e9essayer.",
-      one: "1 commentaire", many: " commentaires", zero: "Aucun commentaire"
+      one: "1 commentaire", many: " commentaires", zero: "Aucun commentaire", closed: "Les commentaires sont ferm\u00e9s."
     }
   };
 
@@ -102,7 +102,10 @@
     var WORDS = this.words = LANGUAGES[this.lang];
     this.key = root.getAttribute("data-thread");
     this.title = root.getAttribute("data-title") || document.title;
-    this.url = root.getAttribute("data-url") || window.location.href.split("#")[0];
+    // The article's address without its query: a newsletter link's query may carry the reader's address.
+    this.url = root.getAttribute("data-url") || window.location.origin + window.location.pathname;
+    this.title = this.title.slice(0, 300);
+    this.slug = this.key.replace(/[^A-Za-z0-9_-]/g, "_");
     this.token = null;
     this.tokenAt = 0;
     this.maxAge = 0;
@@ -129,12 +132,12 @@
     var widget = this;
     return request("GET", path, null, this.lang).then(function (answer) {
       if (answer.status !== 200) throw new Error(String(answer.status));
+      if (answer.data.comments_open === false) widget.close();  // before drawing: no Reply on a closed thread
       if (!append) widget.list.textContent = "";
       answer.data.comments.forEach(function (comment) { widget.list.appendChild(widget.comment(comment)); });
       widget.next = answer.data.next;
       widget.more.hidden = !answer.data.next;
       widget.empty.hidden = widget.list.children.length > 0;
-      if (answer.data.comments_open === false) widget.close();
     }).catch(function () { widget.say(WORDS.loadFailed, true); });
   };
 
@@ -170,7 +173,7 @@
   };
 
   Widget.prototype.field = function (name, label, type, attributes) {
-    var id = "cw-" + name + "-" + this.key.replace(/[^A-Za-z0-9_-]/g, "_");
+    var id = "cw-" + name + "-" + this.slug;
     var input = type === "textarea" ? el("textarea", Object.assign({id: id, name: name, rows: "6"}, attributes))
                                       : el("input", Object.assign({id: id, name: name, type: type}, attributes));
     var error = el("p", {"class": "cw-error", id: id + "-error", hidden: "hidden"});
@@ -188,13 +191,13 @@
     this.parentId = null;
     var saved = {};
     try { saved = JSON.parse(stored("details") || "{}") || {}; } catch (e) { saved = {}; }
-    this.remember = el("input", {type: "checkbox", name: "remember", id: "cw-remember-" + this.key});
+    this.remember = el("input", {type: "checkbox", name: "remember", id: "cw-remember-" + this.slug});
     this.remember.checked = Boolean(stored("details"));
     this.button = el("button", {type: "submit", text: WORDS.post});
     this.notice = el("p", {"class": "cw-notice", role: "alert", hidden: "hidden"});
     var trap = el("p", {"class": "cw-trap", "aria-hidden": "true"}, [
-      el("label", {"for": "cw-check-" + this.key, text: WORDS.trap}),
-      el("input", {id: "cw-check-" + this.key, name: "comment_check", type: "text", tabindex: "-1", autocomplete: "off"})
+      el("label", {"for": "cw-check-" + this.slug, text: WORDS.trap}),
+      el("input", {id: "cw-check-" + this.slug, name: "comment_check", type: "text", tabindex: "-1", autocomplete: "off"})
     ]);
     this.form = el("form", {"class": "cw-form", novalidate: "novalidate"}, [
       el("h3", {text: WORDS.leave}), this.replying, this.notice,
@@ -210,7 +213,7 @@
     this.trap = trap.querySelector("input");
     this.form.addEventListener("focusin", function () { widget.freshToken(); });
     this.form.addEventListener("submit", function (event) { event.preventDefault(); widget.send(); });
-    var section = el("section", {"class": "cw-respond", id: "respond"}, [this.form]);
+    var section = el("section", {"class": "cw-respond", id: "respond-" + this.slug}, [this.form]);
     this.respond = section;
     return section;
   };
@@ -218,12 +221,17 @@
   // The form token notes when the reader started; asked for once, again when it is about to expire.
   Widget.prototype.freshToken = function () {
     var widget = this;
-    if (this.token && (Date.now() - this.tokenAt) / 1000 < this.maxAge - 60) return Promise.resolve(this.token);
+    if (this.token) return Promise.resolve(this.token);
     return request("GET", "/threads/" + encodeURIComponent(this.key) + "/form", null, this.lang).then(function (answer) {
       if (answer.status !== 200) throw new Error(String(answer.status));
       widget.token = answer.data.token;
       widget.maxAge = answer.data.max_age;
       widget.tokenAt = Date.now();
+      // Renewed ahead of its expiry, not at the moment of sending: a token fetched and sent in the same
+      // second would make the comment look typed faster than a person types.
+      clearTimeout(widget.renewal);
+      widget.renewal = setTimeout(function () { widget.token = null; widget.freshToken(); },
+                                  Math.max(widget.maxAge - 120, 60) * 1000);
       return widget.token;
     });
   };
@@ -249,8 +257,10 @@
   };
 
   Widget.prototype.close = function () {
+    if (this.closed) return;
     this.closed = true;
-    this.button.disabled = true;
+    this.form.hidden = true;
+    this.respond.appendChild(el("p", {"class": "cw-notice cw-closed", text: this.words.closed}));
   };
 
   Widget.prototype.say = function (message, bad) {
@@ -318,7 +328,10 @@
     }).then(function (answer) {
       if (answer.status === 201) return widget.posted(answer.data, values);
       if (answer.status === 422 && answer.data.fields) {
-        if (answer.data.fields.form_token) widget.token = null;  // expired or unreadable: the next try asks anew
+        if (answer.data.fields.form_token) {  // expired or unreadable: a new one now, for the reader's next try
+          widget.token = null;
+          widget.freshToken();
+        }
         widget.say(answer.data.fields.form_token || WORDS.fix, true);
         widget.showErrors(answer.data.fields);
       } else if (answer.data && answer.data.error) {
@@ -345,7 +358,14 @@
     this.say(WORDS.posted, false);
     return this.load("/threads/" + encodeURIComponent(this.key) + "/comments", false).then(function () {
       var mine = document.getElementById("comment-" + data.comment.id);
-      if (mine) mine.focus();
+      if (!mine) {  // on a later page of a long thread: shown at the end of what is drawn
+        mine = widget.comment(Object.assign({}, data.comment, {
+          avatar: BASE + "/avatars/anonymous.svg", awaiting_moderation: true, permalink: null, replies: []
+        }));
+        widget.list.appendChild(mine);
+        widget.empty.hidden = true;
+      }
+      mine.focus();
     });
   };
 
