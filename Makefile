@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 DATA ?= ../shared/data
 
-.PHONY: run test bench seed-model translations clean
+.PHONY: run test bench seed-model mutate translations clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,15 @@ bench: $(VENV)/.installed
 	$(BIN)/python bench/spam.py $(DATA)
 	$(BIN)/python bench/pipeline.py
 
+# Before a release, not in `make test`: mutate the services, checks, privacy code and tasks (config in
+# pyproject.toml, [tool.mutmut]) from scratch, then print the score and every mutant that survived.
+MUTATE_FAIL_UNDER ?= 85
+
+mutate: $(VENV)/.installed
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2
+	$(BIN)/python tools/mutation_score.py --mutmut $(BIN)/mutmut --fail-under $(MUTATE_FAIL_UNDER)
+
 # After changing a reader-facing sentence: extract, merge into de and fr (translate the new msgstr), compile.
 translations: $(VENV)/.installed
 	$(BIN)/pybabel extract -F babel.cfg -k _l --no-location --omit-header -o moderation/translations/messages.pot .
@@ -36,4 +45,4 @@ seed-model: $(VENV)/.installed
 	$(BIN)/python bench/build_seed_model.py $(DATA)
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache mutants

@@ -76,3 +76,22 @@ def test_threads_create_refuses_a_key_no_address_can_carry(app):
     for key in ("a/b", " padded", "nul\x00key", "x" * 201):
         result = app.test_cli_runner().invoke(cli, ["threads", "create", key, "--title", "T"])
         assert result.exit_code != 0 and "A thread key is 1 to 200 characters" in result.output
+
+
+def test_a_migration_leaves_the_processs_logging_as_it_was(tmp_path, no_email_in_any_log):
+    """Upgrading a database inside a running process (a test, a worker) must not replace the root logger's
+    handlers: the suite's guard against emails in logs, and any operator's handler, keep seeing every line."""
+    import logging
+
+    from flask_migrate import upgrade
+
+    from tests.conftest import build_app
+
+    root = logging.getLogger()
+    before = list(root.handlers)
+    app = build_app(f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
+    with app.app_context():
+        upgrade()
+    assert all(handler in root.handlers for handler in before)
+    logging.getLogger("moderation.after-migration").warning("seen after the migration")
+    assert any("seen after the migration" in line for line in no_email_in_any_log.lines)

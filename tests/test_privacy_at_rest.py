@@ -6,7 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from moderation.extensions import db
-from moderation.models import Comment, PrivacyEvent, utcnow
+from moderation.models import Comment, ModeratorSession, PostingGate, PrivacyEvent, utcnow
 from moderation.privacy.crypto import DataKeyError, email_index
 from moderation.privacy.services import purge_expired
 from moderation.review import services as review
@@ -132,6 +132,28 @@ def test_details_are_dropped_after_the_retention_period(app, thread):
     assert old.purged_at is not None
     assert (recent.user_agent, recent.author_ip, recent.purged_at) == (BROWSER, "198.51.100.10", None)
     assert purge_expired() == 0, "a comment is purged once"
+
+
+def test_retention_counts_every_comment_it_purges_past_one_batch(app, thread):
+    long_ago = utcnow() - timedelta(days=40)
+    db.session.add_all(Comment(thread=thread, author_name="Old", author_email=f"old-{n}@example.org", body="Old.",
+                               state="approved", author_ip="198.51.100.20", created_at=long_ago) for n in range(501))
+    db.session.commit()
+    assert purge_expired() == 501
+    db.session.expire_all()
+    assert set(db.session.scalars(sa.select(Comment.author_ip))) == {"198.51.100.0"}
+
+
+def test_retention_forgets_posting_gates_after_a_day_and_sign_ins_after_their_lifetime(app, moderator):
+    now = utcnow()
+    db.session.add_all([PostingGate(key="quiet for a day and a half", last_post_at=now - timedelta(hours=36)),
+                        PostingGate(key="posted an hour ago", last_post_at=now - timedelta(hours=1)),
+                        ModeratorSession(moderator_id=moderator.id, token_hash="a" * 64, created_at=now - timedelta(days=8)),
+                        ModeratorSession(moderator_id=moderator.id, token_hash="b" * 64, created_at=now - timedelta(days=6))])
+    db.session.commit()
+    assert purge_expired() == 0
+    assert db.session.scalars(sa.select(PostingGate.key)).all() == ["posted an hour ago"]
+    assert db.session.scalars(sa.select(ModeratorSession.token_hash)).all() == ["b" * 64]
 
 
 def test_avatars_come_from_a_keyed_hash_and_never_from_the_address(app, client, thread, moderator):

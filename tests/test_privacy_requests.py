@@ -3,12 +3,13 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 
 import sqlalchemy as sa
 
 from moderation.cli import cli
 from moderation.extensions import db
-from moderation.models import AuditEvent, Comment, PrivacyEvent, TrainingExample
+from moderation.models import AuditEvent, Comment, Moderator, PrivacyEvent, TrainingExample
 from moderation.review import services as review
 from tests import factories
 from tests.conftest import build_app, comment_fields, form_tokens
@@ -156,6 +157,106 @@ def test_keys_rotate_with_keys_from_the_environment(app, thread):
         db.session.expire_all()
         assert db.session.get(Comment, comment.id).author_email == "env.rotation@example.org"
         assert db.session.scalar(sa.select(PrivacyEvent.action)) == "rotate keys"
+    finally:
+        app.config["MODERATION_DATA_KEYS"] = old
+        use_keys(app, old)
+
+
+COMMENT_FIELDS = {"id", "thread", "thread_title", "parent_id", "state", "author_name", "author_email", "author_url", "body",
+                  "ip", "user_agent", "referrer", "akismet_payload", "spam_score", "reasons", "created_at", "decided_at"}
+
+
+def test_the_export_holds_every_stored_field_of_each_comment_and_event(app, thread):
+    first, second, _ = _the_persons_comments(app, thread)
+    document = json.loads(_run(app, "privacy", "export", PERSON).output)
+    assert set(document) == {"email", "exported_at", "comments", "audit_events"}
+    assert datetime.fromisoformat(document["exported_at"]).tzinfo is not None
+    decided, held = document["comments"]
+    assert set(decided) == set(held) == COMMENT_FIELDS
+    assert (decided["thread_title"], decided["parent_id"], decided["state"], held["state"]) == (thread.title, None, "approved", "held")
+    assert (decided["body"], decided["ip"], held["ip"]) == (f"{TEXT}, first.", "192.0.2.0", "192.0.2.55")
+    assert (held["referrer"], held["akismet_payload"]) == (None, None)
+    assert held["spam_score"] == db.session.get(Comment, second).spam_score and any(r.startswith("model: ") for r in held["reasons"])
+    assert datetime.fromisoformat(decided["decided_at"]) >= datetime.fromisoformat(decided["created_at"])
+    assert held["decided_at"] is None
+    events, moderator = document["audit_events"], db.session.scalar(sa.select(Moderator.username))
+    assert [e["comment_id"] for e in events] == [first] * 3 + [second] * 2, "grouped by comment, oldest first"
+    assert all(set(e) == {"comment_id", "actor", "from_state", "to_state", "reason", "created_at"} for e in events)
+    assert [(e["actor"], e["from_state"], e["reason"]) for e in events[:3:2]] == [("reader", None, "posted"),
+                                                                                  (moderator, "held", "approve")]
+    assert all(datetime.fromisoformat(e["created_at"]) for e in events)
+
+
+def test_the_export_of_a_referred_reply_names_its_parent_and_where_the_reader_came_from(app, thread):
+    parent = factories.make_comment(thread, "approved", body="The comment replied to.")
+    client = app.test_client()
+    tokens = form_tokens(client.get(f"/threads/{thread.key}").get_data(as_text=True))
+    fields = comment_fields(author_email=PERSON, body="A reply.", parent_id=str(parent.id))
+    assert client.post(f"/threads/{thread.key}", data={**tokens, **fields},
+                       headers={"Referer": f"https://blog.example.org/{thread.key}"}).status_code == 303
+    exported, = json.loads(_run(app, "privacy", "export", PERSON).output)["comments"]
+    assert (exported["parent_id"], exported["referrer"]) == (parent.id, f"https://blog.example.org/{thread.key}")
+
+
+def test_erasing_the_text_replaces_what_the_checks_said_about_it_and_nothing_else(app, thread):
+    moderator = factories.make_moderator()
+    mine = _post_as_the_person(app, thread.key, f"{TEXT}, checked.")
+    theirs = factories.make_comment(thread, "pending", email="someone.else@example.org", body="Quartz, said someone else.")
+    for comment_id in (mine, theirs.id):
+        check_comment(comment_id)
+    review.decide(mine, "approve", moderator, reason="a fine comment")
+    reasons = lambda comment_id: db.session.execute(sa.select(AuditEvent.actor, AuditEvent.reason).where(  # noqa: E731
+        AuditEvent.comment_id == comment_id).order_by(AuditEvent.id)).all()
+    before = reasons(theirs.id)
+    assert "model: " in before[-1][1]
+    _run(app, "privacy", "erase", PERSON, "--with-text")
+    assert reasons(mine) == [("reader", "posted"),
+                             ("spam check", "(removed with the comment's text at its author's request)"),
+                             (moderator.username, "a fine comment")]
+    assert reasons(theirs.id) == before
+    action = db.session.scalar(sa.select(PrivacyEvent.action).where(PrivacyEvent.comment_id == mine))
+    assert action == "erase with text"
+
+
+def test_erasing_keeps_the_text_unless_asked(app, thread):
+    from moderation.privacy.services import erase_person
+
+    mine = _post_as_the_person(app, thread.key, f"{TEXT}, kept.")
+    assert erase_person(PERSON) == [mine]
+    db.session.expire_all()
+    assert db.session.get(Comment, mine).body == f"{TEXT}, kept."
+    assert db.session.scalar(sa.select(PrivacyEvent.action).where(PrivacyEvent.comment_id == mine)) == "erase"
+
+
+def test_after_a_rotation_lookups_by_email_and_by_address_still_find_the_persons_comments(app, thread):
+    from config import new_data_key
+    from moderation.privacy.crypto import Keyring
+    from moderation.privacy.services import use_keys
+
+    first = _post_as_the_person(app, thread.key, "Before the rotation, first.")
+    _post_as_the_person(app, thread.key, "Before the rotation, second.")
+    old = app.config["MODERATION_DATA_KEYS"]
+    try:
+        app.config["MODERATION_DATA_KEYS"] = (new_data_key(), *old)
+        use_keys(app, app.config["MODERATION_DATA_KEYS"])
+        assert "Re-encrypted 2 comments under the first key" in _run(app, "keys", "rotate").output
+        new_key_id = Keyring(app.config["MODERATION_DATA_KEYS"][:1]).current_id
+        stored = db.session.scalars(sa.text("SELECT author_email FROM comments")).all()
+        assert [value.split(":")[1] for value in stored] == [new_key_id, new_key_id]
+        use_keys(app, app.config["MODERATION_DATA_KEYS"][:1])
+        db.session.expire_all()
+        event = db.session.scalar(sa.select(PrivacyEvent).where(PrivacyEvent.action == "rotate keys"))
+        assert event.detail == "2 comments re-encrypted"
+        assert len(json.loads(_run(app, "privacy", "export", PERSON).output)["comments"]) == 2
+        # Another browser and another email, the same address: the duplicate check still knows the author.
+        client = app.test_client()
+        tokens = form_tokens(client.get(f"/threads/{thread.key}").get_data(as_text=True))
+        fields = comment_fields(author_email="second.identity@example.org", body="Before the rotation, first.")
+        assert client.post(f"/threads/{thread.key}", data={**tokens, **fields},
+                           environ_overrides={"REMOTE_ADDR": "192.0.2.55"}).status_code == 303
+        copy = db.session.scalar(sa.select(Comment.id).order_by(Comment.id.desc()))
+        assert check_comment(copy) == "spam"
+        assert db.session.get(Comment, copy).reasons[0] == f"duplicate of comment {first} by the same author on this article"
     finally:
         app.config["MODERATION_DATA_KEYS"] = old
         use_keys(app, old)

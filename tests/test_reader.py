@@ -2,6 +2,8 @@
 import re
 import time
 
+import pytest
+
 from moderation.extensions import db
 from moderation.models import Comment
 from tests import factories
@@ -175,3 +177,28 @@ def test_behind_one_proxy_the_readers_address_is_the_forwarded_one(make_app):
     assert client.post("/threads/proxied", data=data, headers={"X-Forwarded-For": "198.51.100.7"}).status_code == 303
     with app.app_context():
         assert db.session.scalar(db.select(Comment.author_ip)) == "198.51.100.7"
+
+
+def test_a_refused_reply_comes_back_as_a_comment_of_its_own_ready_to_post(app, client, thread, post_form):
+    held = factories.make_comment(thread, "held")
+    html = post_form(thread.key, parent_id=str(held.id), body="My reply text.").get_data(as_text=True)
+    assert html.count('role="alert">The comment you are replying to is not available; your comment can still be '
+                      'posted on its own.</p>') == 1
+    assert 'name="parent_id" value=""' in html, "sent again, the text is posted on its own"
+
+
+def test_the_home_page_lists_the_newest_article_first(client, thread):
+    factories.make_thread("second-article", "The second article")
+    html = client.get("/").get_data(as_text=True)
+    assert html.index("The second article") < html.index("The first article")
+
+
+def test_a_thread_key_no_address_can_carry_is_refused_with_the_rule(app):
+    from moderation.comments.services import create_thread
+
+    for key in ("a/b", " padded", "nul\x00key", "x" * 201, ""):
+        with pytest.raises(ValueError) as refused:
+            create_thread(key, "A title")
+        assert str(refused.value) == ("A thread key is 1 to 200 characters, without '/', spaces around it or "
+                                      "control characters.")
+    assert create_thread("x" * 200, "Longest").key == "x" * 200
