@@ -192,6 +192,7 @@ def test_a_refused_first_comment_leaves_no_thread_behind(api):
 
 
 def test_a_thread_a_widget_brought_is_listed_once_a_comment_on_it_is_approved(api):
+    factories.make_comment(factories.make_thread("older", "An older article"), "approved")
     client = api.test_client()
     posted = _post(client, key="fresh", title="Fresh article", headers={"Origin": SITE}).get_json()
     assert "Fresh article" not in client.get("/").get_data(as_text=True), "not listed on a robot's word"
@@ -249,3 +250,17 @@ def test_two_first_comments_on_one_new_article_at_once_both_land(api):
 def test_thousands_of_nested_brackets_are_a_400(api, path):
     response = api.test_client().post(path, data="[" * 5000, content_type="application/json")
     assert response.status_code == 400 and "JSON" in response.get_json()["error"]
+
+
+def test_the_author_token_adds_the_authors_pending_comments_to_everyone_elses_approved_ones(api):
+    thread = factories.make_thread("article")
+    factories.make_comment(thread, "approved", body="Someone else's approved comment.")
+    client = api.test_client()
+    token = _post(client).get_json()["author_token"]
+    shown = client.get("/api/v1/threads/article/comments", headers={"X-Author-Token": token}).get_json()
+    assert _bodies(shown) == ["Someone else's approved comment.", "Posted through the API."]
+    mine = db.session.scalar(db.select(Comment).where(Comment.body == "Posted through the API."))
+    mine.state, mine.decided_at = "rejected", mine.created_at
+    db.session.commit()
+    shown = client.get("/api/v1/threads/article/comments", headers={"X-Author-Token": token}).get_json()
+    assert _bodies(shown) == ["Someone else's approved comment."], "a rejected comment is no longer its author's to see"

@@ -101,9 +101,11 @@ def test_counts_answer_every_key_asked_for(api):
     _thread_with_replies()
     other = factories.make_thread("other")
     factories.make_comment(other, "held")
+    small = factories.make_thread("small")
+    factories.make_comment(small, "approved")
     client = api.test_client()
-    answer = client.get("/api/v1/counts?thread=article&thread=other&thread=nobody-yet")
-    assert answer.get_json() == {"counts": {"article": 5, "other": 0, "nobody-yet": 0}}
+    answer = client.get("/api/v1/counts?thread=article&thread=other&thread=small&thread=nobody-yet")
+    assert answer.get_json() == {"counts": {"article": 5, "other": 0, "small": 1, "nobody-yet": 0}}
     assert answer.headers["Cache-Control"] == "public, max-age=30"
     assert client.get("/api/v1/counts").status_code == 422
     too_many = "&".join(f"thread=t{n}" for n in range(51))
@@ -215,3 +217,17 @@ def test_an_origin_is_kept_as_a_browser_sends_it(raw, origin):
 def test_an_impossible_port_is_named():
     with pytest.raises(ConfigError, match="MODERATION_ALLOWED_ORIGINS"):
         allowed_origins("https://blog.example.org:99999")
+
+
+def test_comments_come_in_the_order_they_were_written_not_the_order_they_were_stored(api):
+    """Imported comments are stored in any order; readers see them by when they were written."""
+    from datetime import timedelta
+
+    thread = factories.make_thread("imported")
+    later = factories.make_comment(thread, "approved", body="Written second.")
+    earlier = factories.make_comment(thread, "approved", body="Written first.")
+    earlier.created_at = later.created_at - timedelta(days=1)
+    from moderation.extensions import db
+    db.session.commit()
+    page = api.test_client().get("/api/v1/threads/imported/comments").get_json()
+    assert [c["body"] for c in page["comments"]] == ["Written first.", "Written second."]
