@@ -67,11 +67,9 @@ def serve(host, port, threads, concurrency, demo_site):
 @with_appcontext
 def demo_site(port, service):
     """A static article of 'another site' on http://localhost:PORT that embeds the widget from the service."""
-    import http.server
-
     from flask import render_template
 
-    from .demo import DEMO_KEY
+    from .demo import DEMO_KEY, page_server
 
     site = f"http://localhost:{port}"
     if site not in current_app.config["MODERATION_ALLOWED_ORIGINS"]:
@@ -80,18 +78,7 @@ def demo_site(port, service):
     page = render_template("demo_site.html", site=site, service=service.rstrip("/"), key=DEMO_KEY,
                            title="Hello, world: comments are open").encode()
 
-    class Article(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - the standard library's name
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(page)))
-            self.end_headers()
-            self.wfile.write(page)
-
-        def log_message(self, *args):
-            pass
-
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Article)
+    server = page_server(port, lambda path: page)
     click.echo(f"Demo article on {site}/ (the comments come from {service})")
     try:
         server.serve_forever()

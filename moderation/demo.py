@@ -1,4 +1,5 @@
 """The demo article that `make run` shows on a fresh install."""
+import http.server
 import secrets
 
 import sqlalchemy as sa
@@ -34,3 +35,21 @@ def seed():
         create_moderator("demo", password, is_admin=True)
         lines.append(f"Moderator 'demo' created with password {password} (sign in at /moderation/login).")
     return lines or ["Demo data already present."]
+
+
+def page_server(port, page_for):
+    """A tiny HTTP server on 127.0.0.1:port answering every GET with `page_for(path)` (HTML bytes): the demo
+    article of "another site" that `make run` serves, and the host page of the widget's browser tests."""
+    class Page(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 - the standard library's name
+            page = page_for(self.path)
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(page)))
+            self.end_headers()
+            self.wfile.write(page)
+
+        def log_message(self, *args):
+            pass
+
+    return http.server.ThreadingHTTPServer(("127.0.0.1", port), Page)

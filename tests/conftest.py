@@ -130,6 +130,18 @@ def app(make_app):
         yield app
 
 
+# A site whose pages may embed the widget and use the public API (MODERATION_ALLOWED_ORIGINS).
+SITE = "http://localhost:5001"
+
+
+@pytest.fixture
+def api(make_app):
+    """An app that lets pages of SITE use its public API."""
+    app = make_app(MODERATION_ALLOWED_ORIGINS=(SITE,))
+    with app.app_context():
+        yield app
+
+
 @pytest.fixture
 def client(app):
     return app.test_client()

@@ -7,16 +7,8 @@ import pytest
 from moderation.extensions import db
 from moderation.models import Comment, Thread
 from tests import factories
+from tests.conftest import SITE
 from workers.tasks import check_comment
-
-SITE = "http://localhost:5001"
-
-
-@pytest.fixture
-def api(make_app):
-    app = make_app(MODERATION_ALLOWED_ORIGINS=(SITE,))
-    with app.app_context():
-        yield app
 
 
 def _fields(client, key="article", **fields):

@@ -5,15 +5,7 @@ import pytest
 
 from config import ConfigError, allowed_origins
 from tests import factories
-
-SITE = "http://localhost:5001"
-
-
-@pytest.fixture
-def api(make_app):
-    app = make_app(MODERATION_ALLOWED_ORIGINS=(SITE,))
-    with app.app_context():
-        yield app
+from tests.conftest import SITE
 
 
 def _thread_with_replies():

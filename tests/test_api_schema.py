@@ -7,8 +7,8 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 
 from moderation.api import tokens
 from tests import factories
+from tests.conftest import SITE
 
-SITE = "http://localhost:5001"
 EXAMPLES = 40
 # A request the document allows may still be refused by a rule no JSON Schema can state: a signed form token, an
 # email address that must have a domain, a reply to an approved comment. Those answer 422 (checked as documented).
@@ -16,7 +16,7 @@ BUSINESS_RULES = [positive_data_acceptance]
 
 
 @pytest.fixture
-def api(make_app):
+def seeded_api(make_app):
     app = make_app(MODERATION_ALLOWED_ORIGINS=(SITE,))
     with app.app_context():
         thread = factories.make_thread("article", "An article")
@@ -28,8 +28,8 @@ def api(make_app):
     return app
 
 
-def test_every_operation_answers_as_documented(api):
-    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", api)
+def test_every_operation_answers_as_documented(seeded_api):
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", seeded_api)
     operations = [result.ok() for result in schema.get_all_operations()]
     assert {f"{o.method.upper()} {o.path}" for o in operations} >= {
         "GET /api/v1/threads/{key}/comments", "POST /api/v1/threads/{key}/comments", "GET /api/v1/counts",
@@ -39,7 +39,7 @@ def test_every_operation_answers_as_documented(api):
         @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), database=None)
         def answers_as_documented(case):
             # With a token of the moderate scope, so that the moderators' operations are exercised, not only refused.
-            case.call_and_validate(headers={"Authorization": f"Bearer {api.config['TEST_TOKEN']}"},
+            case.call_and_validate(headers={"Authorization": f"Bearer {seeded_api.config['TEST_TOKEN']}"},
                                    excluded_checks=BUSINESS_RULES)
 
         answers_as_documented()

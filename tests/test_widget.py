@@ -1,13 +1,13 @@
 """The widget on another site's page, in Chromium: the host page on http://localhost:<port>, the service on
 http://127.0.0.1:<port>, a real worker checking what is posted."""
 import gzip
-import http.server
 import threading
 import uuid
 
 import pytest
 from werkzeug.serving import make_server
 
+from moderation.demo import page_server
 from moderation.extensions import db
 from moderation.models import Comment
 from moderation.review import services as review
@@ -42,19 +42,8 @@ def sites(tmp_path):
     service_base = f"http://127.0.0.1:{service.server_port}"
     pages = {lang: HOST_PAGE.format(key=KEY, service=service_base, lang=lang).encode() for lang in ("en", "de", "fr")}
 
-    class HostPage(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - the standard library's name
-            page = pages.get(self.path.strip("/").split("/")[0], pages["en"])  # /de/article is the German site
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(page)))
-            self.end_headers()
-            self.wfile.write(page)
-
-        def log_message(self, *args):
-            pass
-
-    host_server = http.server.ThreadingHTTPServer(("127.0.0.1", host_port), HostPage)
+    # /de/article is the German site's article, /fr/article the French one's.
+    host_server = page_server(host_port, lambda path: pages.get(path.strip("/").split("/")[0], pages["en"]))
     threading.Thread(target=host_server.serve_forever, daemon=True).start()
     yield app, service_base, host
     host_server.shutdown()
