@@ -5,14 +5,13 @@ from flask import Blueprint, current_app, g, jsonify, render_template, request, 
 from flask_babel import gettext
 from flask_login import current_user
 from spectree import Response
-from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 
 from ..cleaning import is_plain, plain_text
 from ..comments import services as comments
 from ..comments.forms import CommentForm, opened_stamp
 from ..comments.reader import reader_hash
-from ..extensions import db, limiter
+from ..extensions import limiter
 from ..ids import MAX_ID, parse_id
 from ..privacy.avatars import avatar_url
 from ..review import services as review
@@ -165,21 +164,11 @@ def post_comment(key):
                   form_seconds=form.form_seconds, referrer=_page_address(sent.url) or request.referrer,
                   reader_hash=reader_hash(key_of_reader))
     try:
-        try:
-            # A new thread is written in the same commit as its first comment: a refused comment leaves no thread.
-            comment = comments.post_comment(thread, **fields)
-        except IntegrityError:
-            # Two first comments on one new article at once: the other request created the thread; join it.
-            db.session.rollback()
-            thread = comments.get_thread(key)
-            if thread is None:
-                raise
-            comment = comments.post_comment(thread, **fields)
+        comment = comments.post_comment(thread, **fields)
     except comments.TooSoon as refused:
         wait = current_app.config["MODERATION_FLOOD_INTERVAL"]
         return jsonify(error=refused.message, retry_after=wait), 429, {"Retry-After": str(wait)}
     except comments.CommentRefused as refused:
-        db.session.rollback()
         if refused.field:
             return jsonify(error=gettext("Some fields are not valid."), fields={refused.field: refused.message}), \
                 refused.status
@@ -189,7 +178,7 @@ def post_comment(key):
         author_url=comment.author_url, body=comment.body, html=str(render_body(comment.body)),
         created_at=comment.created_at.isoformat(),
     ), author_token=authors.token_for(key_of_reader))
-    location = url_for(".thread_comments", key=thread.key)
+    location = url_for(".thread_comments", key=key)
     return jsonify(answer.model_dump()), 201, {"Location": location, "Cache-Control": "no-store"}
 
 

@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from flask import current_app
 from flask_babel import gettext
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..audit import record
@@ -150,9 +151,32 @@ def comment_tree(comments, depth_max=None):
     return roots
 
 
-def post_comment(thread, *, author_name, author_email, author_url, body, parent_id, honeypot, ip, user_agent,
-                 form_seconds=None, referrer=None, reader_hash=None):
-    """Save the comment as pending, commit, and only then queue its spam check."""
+def post_comment(thread, **fields):
+    """Save the comment as pending, commit, and only then queue its spam check.
+
+    A thread not yet in the database (`new_thread`) is written in the same commit as its first comment, so a
+    refused comment leaves no thread behind; when another request created the same thread a moment before,
+    the comment joins that one.
+    """
+    new, key = thread.id is None, thread.key
+    try:
+        try:
+            return _post(thread, **fields)
+        except IntegrityError:
+            if not new:
+                raise
+            db.session.rollback()
+            existing = get_thread(key)
+            if existing is None:
+                raise
+            return _post(existing, **fields)
+    except CommentRefused:
+        db.session.rollback()
+        raise
+
+
+def _post(thread, *, author_name, author_email, author_url, body, parent_id, honeypot, ip, user_agent,
+          form_seconds=None, referrer=None, reader_hash=None):
     if not thread.comments_open:
         raise CommentsClosed(gettext("Comments are closed on this article."))
     parent = _approved_parent(thread, parent_id)
