@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 from .extensions import db
 from .privacy.crypto import Encrypted, EncryptedJSON, email_index
 
-STATES = ("pending", "held", "approved", "rejected", "spam")
+STATES = ("pending", "held", "approved", "rejected", "spam", "trash")
 # Personal columns load only when asked for (`undefer_group("personal")`): a public page never decrypts them.
 PERSONAL = {"deferred": True, "deferred_group": "personal"}
 
@@ -90,6 +90,10 @@ class Comment(db.Model):
     # When the user agent, referrer and Akismet payload were dropped and the IP truncated (retention).
     purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     erased_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When a moderator last changed its text, name or website (the original is in the audit trail).
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set on a moderator's own reply: published as staff, never spam-checked.
+    staff_id: Mapped[int | None] = mapped_column(sa.ForeignKey("moderators.id", ondelete="SET NULL"))
 
     thread: Mapped[Thread] = relationship()
 
@@ -113,6 +117,13 @@ class Moderator(UserMixin, db.Model):
     is_admin: Mapped[bool] = mapped_column(default=False)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Where notifications go; encrypted like a commenter's address.
+    email: Mapped[str | None] = mapped_column(Encrypted("moderator email"))
+    # "off", "instant" (within a minute of a comment being held) or "digest" (one email a day at most).
+    notify: Mapped[str] = mapped_column(sa.String(16), default="off")
+    # Held comments up to this moment have been notified to this moderator.
+    notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     sessions: Mapped[list["ModeratorSession"]] = relationship(back_populates="moderator", cascade="all, delete-orphan",
                                                               passive_deletes=True)
@@ -160,17 +171,33 @@ class ApiToken(db.Model):
 
 
 class AuditEvent(db.Model):
-    """One change of a comment's state: who or which checker, when, from, to and why."""
+    """One thing done to a comment: a change of state, an edit, a reply, a deletion; who or which checker, when, why.
+
+    `comment_id` is no foreign key on purpose: the history of a comment deleted for good stays readable.
+    """
 
     __tablename__ = "audit_events"
-    __table_args__ = (sa.Index("ix_audit_events_comment_created", "comment_id", "created_at"),)
+    __table_args__ = (
+        sa.Index("ix_audit_events_comment_created", "comment_id", "created_at"),
+        sa.Index("ix_audit_events_moderator_id", "moderator_id", "id"),
+        sa.Index("ix_audit_events_batch", "batch"),
+    )
     id: Mapped[int] = mapped_column(primary_key=True)
-    comment_id: Mapped[int] = mapped_column(sa.ForeignKey("comments.id", ondelete="CASCADE"))
+    comment_id: Mapped[int] = mapped_column()
     moderator_id: Mapped[int | None] = mapped_column(sa.ForeignKey("moderators.id", ondelete="SET NULL"))
     actor: Mapped[str] = mapped_column(sa.String(80))
     from_state: Mapped[str | None] = mapped_column(sa.String(16))
     to_state: Mapped[str] = mapped_column(sa.String(16))
     reason: Mapped[str | None] = mapped_column(sa.Text)
+    # What was done ("approve", "edit", "reply", "trash", "delete", "undo", ...); None on events older than the column.
+    action: Mapped[str | None] = mapped_column(sa.String(20))
+    # The events of one decision (one comment, a selection, everything from an author) share a batch: undo takes it back whole.
+    batch: Mapped[str | None] = mapped_column(sa.String(32))
+    # A moderator's note on why, added with the decision or afterwards.
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    # What an edit replaced ({"body": ..., "author_name": ..., "author_url": ...}).
+    detail: Mapped[dict | None] = mapped_column(sa.JSON)
+    undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
     moderator: Mapped[Moderator | None] = relationship()
@@ -226,7 +253,8 @@ class TrainingExample(db.Model):
 
     __tablename__ = "training_examples"
     id: Mapped[int] = mapped_column(primary_key=True)
-    comment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("comments.id", ondelete="CASCADE"), unique=True)
+    # A comment deleted for good leaves its example behind: what moderators taught stays learned.
+    comment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("comments.id", ondelete="SET NULL"), unique=True)
     source: Mapped[str] = mapped_column(sa.String(40))
     text: Mapped[str] = mapped_column(sa.Text)
     author: Mapped[str] = mapped_column(sa.String(200), default="")
