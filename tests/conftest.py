@@ -14,6 +14,7 @@ os.environ["MODERATION_ENV"] = "testing"
 from moderation import create_app  # noqa: E402
 from moderation.extensions import db  # noqa: E402
 from moderation.models import Comment  # noqa: E402
+from moderation.review.services import forget_counts  # noqa: E402
 from moderation.spam import settings as spam_settings  # noqa: E402
 from moderation.spam.store import forget_loaded_model  # noqa: E402
 from tests import factories  # noqa: E402
@@ -80,6 +81,7 @@ def empty_tables(app):
         db.engine.dispose()
     forget_loaded_model()
     spam_settings.forget_cached()
+    forget_counts()
 
 
 @pytest.fixture(params=BACKENDS)

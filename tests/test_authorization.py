@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from moderation import create_app
 from moderation.extensions import db
-from moderation.models import Comment, ModeratorSession, PrivacyEvent, Setting
+from moderation.models import AuditEvent, Comment, Moderator, ModeratorSession, PrivacyEvent, Setting
 from moderation.review import services as review
 from tests import factories
 from tests.conftest import app_config, csrf_token, form_tokens, sign_in
@@ -45,9 +45,16 @@ class Route:
         return f"{self.method} {self.rule} ({self.endpoint})"
 
 
+# Console addresses a person uses without a session: signing in, and the links sent by email (their signed token
+# is the authority; their own tests are in test_team.py and test_notify.py).
+SIGNED_LINKS = {"team.welcome", "notify.email_action"}
+
+
 def is_console(rule):
-    """The moderators' pages (but the sign-in page) and the moderators' JSON."""
-    return (rule.endpoint.startswith("review.") and rule.endpoint != "review.login") or rule.rule.startswith("/api/v1/moderation")
+    """The moderators' pages (but the sign-in page and the emailed links) and the moderators' JSON."""
+    if rule.endpoint == "static" or rule.endpoint in SIGNED_LINKS | {"review.login"}:
+        return False
+    return rule.rule.startswith("/moderation") or rule.rule.startswith("/api/v1/moderation")
 
 
 def console_routes():
@@ -72,9 +79,18 @@ def test_the_walk_finds_every_console_route_we_know():
 
 # --- One request to a route --------------------------------------------------------------------------------------
 
+def _arguments(comment_id):
+    """What the test puts in a route's variables: this case's comment, an action that applies to a held comment,
+    the comment's first audit event, a moderator, and values no real batch or link has."""
+    event_id = _one(sa.select(sa.func.min(AuditEvent.id)).where(AuditEvent.comment_id == comment_id))
+    moderator_id = _one(sa.select(sa.func.min(Moderator.id)))
+    return {"comment_id": comment_id, "action": "approve", "event_id": event_id, "by": "author", "state": "spam",
+            "batch": "0" * 32, "moderator_id": moderator_id, "token": "not-a-signed-token"}
+
+
 def _url(app, route, comment_id):
-    """The route's address for this case's comment: its id, and an action that applies to a held comment."""
-    known = {"comment_id": comment_id, "action": "approve"}
+    """The route's address for this case's comment, with `_arguments` in its variables."""
+    known = _arguments(comment_id)
     unknown = route.arguments - set(known)
     assert not unknown, f"{route}: the test does not know what to put in {sorted(unknown)}; add it to `known`"
     values = {name: known[name] for name in route.arguments}
@@ -257,7 +273,7 @@ def test_a_form_with_a_forged_or_missing_token_changes_nothing(app, route, token
     administrator = factories.make_moderator("root", is_admin=True)
     case = _case(app, thread, administrator)
     case.thread_key = "an-article"
-    arguments = {"comment_id": case.comment, "action": "approve", "key": case.thread_key}
+    arguments = {**_arguments(case.comment), "key": case.thread_key}
     url = app.url_map.bind("localhost").build(route.endpoint, {name: arguments[name] for name in route.arguments},
                                               method=route.method)
     if route.endpoint in TOKEN_ONLY:

@@ -139,13 +139,16 @@ def test_every_queue_shortcut_does_what_the_keys_line_says(site, browser):
     page.keyboard.press("j")
     page.keyboard.press("k")
     assert _focused_comment(page).endswith(f"queue-{ids[2]}"), "k goes back one row"
+    page.evaluate("window.samePage = true")
     page.keyboard.press("r")
     page.get_by_text("rejected.").wait_for()
-    page.wait_for_load_state()
     assert _state(app, "Shortcut comment 2.") == "rejected"
+    assert page.evaluate("window.samePage === true"), "the decision reloaded the page"
+    assert page.locator(f"#queue-{ids[2]}").count() == 0, "the decided comment is still in the queue"
+    assert _focused_comment(page).endswith(f"queue-{ids[3]}"), "the next comment is not the one to work on"
 
-    # The queue now starts at comment 1; tick 1 and 3 with x, then apply the bulk action to them.
-    page.keyboard.press("j")
+    # Tick 1 and 4 with x, then apply the bulk action to them.
+    page.keyboard.press("k")
     page.keyboard.press("x")
     page.keyboard.press("j")
     page.keyboard.press("j")
@@ -154,14 +157,13 @@ def test_every_queue_shortcut_does_what_the_keys_line_says(site, browser):
     assert sorted(ticked) == sorted([ids[1], ids[4]])
     page.select_option("select[name=action]", "spam")
     page.get_by_role("button", name="Apply to ticked").click()
-    page.get_by_text("Shortcut comment 3.").wait_for()
-    page.wait_for_load_state()
+    page.get_by_text("2 comments marked as spam.").wait_for()
     assert (_state(app, "Shortcut comment 1."), _state(app, "Shortcut comment 4.")) == ("spam", "spam")
+    assert page.locator("tr.queue-row").count() == 2 and page.evaluate("window.samePage === true")
 
-    page.keyboard.press("j")
+    assert _focused_comment(page).endswith(f"queue-{ids[3]}")
     page.keyboard.press("a")
     page.get_by_text("approved.").wait_for()
-    page.wait_for_load_state()
     assert _state(app, "Shortcut comment 3.") == "approved"
 
     page.goto(f"{base}/moderation/?state=spam")

@@ -111,7 +111,7 @@ def test_a_bulk_decision_retrains_once(learning_app):
     thread = factories.make_thread()
     ids = [factories.make_comment(thread, "held", body=f"{NEW_SPAM} bulk {n}").id for n in range(4)]
     before = _versions()
-    done, skipped = review.decide_many(ids, "spam", moderator)
+    done, skipped, _ = review.decide_many(ids, "spam", moderator)
     assert (done, skipped) == (ids, [])
     for comment_id in reversed(ids):  # follow-ups may arrive in any order: still one retraining
         learn_from_decision(comment_id)

@@ -140,4 +140,4 @@ def test_bulk_with_thousands_of_unknown_ids_answers_with_a_short_message(signed_
     response = signed_in.post("/moderation/comments/bulk", data={"csrf_token": token, "action": "reject", "ids": ids},
                               follow_redirects=True)
     html = response.get_data(as_text=True)
-    assert "1 comment rejected. 3000 skipped" in html and "100019, …" in html and "100020" not in html
+    assert "1 comment rejected. 3,000 skipped" in html and "100019, …" in html and "100020" not in html

@@ -310,7 +310,7 @@ def decide(comment_id):
 def decide_bulk():
     """The same decision on many comments in one transaction; those it does not apply to are listed as skipped."""
     sent = request.context.json
-    done, skipped = review.decide_many(sorted(set(sent.ids)), sent.action, g.api_moderator)
+    done, skipped, _ = review.decide_many(sorted(set(sent.ids)), sent.action, g.api_moderator)
     return jsonify(BulkDecided(done=done, skipped=skipped).model_dump())
 
 

@@ -1,14 +1,19 @@
 """The moderators' forms: sign-in, one decision, a bulk decision."""
+from datetime import datetime, timedelta, timezone
+
 from flask_wtf import FlaskForm
-from wtforms import DecimalField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField
+from wtforms import BooleanField, DateField, DecimalField, IntegerField, PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
-from wtforms.validators import DataRequired, EqualTo, InputRequired, Length, NumberRange, StopValidation, ValidationError
+from wtforms.validators import (DataRequired, EqualTo, InputRequired, Length, NumberRange, Optional, StopValidation,
+                                ValidationError)
 
-from ..cleaning import stripped
+from ..cleaning import plain_text, stripped
+from ..comments.forms import BODY_MAX, _with_scheme, web_address
 from ..ids import parse_id
-from .services import ACTIONS
+from .services import ACTIONS, AUDITED_ACTIONS, NOTE_MAX
 
-ACTION_LABELS = {"approve": "Approve", "reject": "Reject", "spam": "Mark as spam", "not-spam": "Not spam"}
+ACTION_LABELS = {"approve": "Approve", "reject": "Reject", "spam": "Mark as spam", "not-spam": "Not spam",
+                 "unapprove": "Unapprove", "trash": "Trash", "restore": "Restore"}
 PASSWORD_MAX = 1024
 
 
@@ -42,11 +47,84 @@ class DecisionForm(FlaskForm):
     """Only the CSRF token: the comment and the action are in the URL."""
 
 
-class BulkForm(FlaskForm):
+def _lines(value):
+    return plain_text(value, keep_lines=True)
+
+
+class NoteField(TextAreaField):
+    """An optional "why" for a decision, kept in the audit trail."""
+
+    def __init__(self, label="Note (why, optional)", **kwargs):
+        super().__init__(label, filters=[_lines], validators=[
+            Length(max=NOTE_MAX, message=f"A note can be at most {NOTE_MAX:,} characters.")], **kwargs)
+
+
+class DecisionWithNoteForm(FlaskForm):
+    note = NoteField()
+
+
+class IdsForm(FlaskForm):
     ids = SelectMultipleField("Comments", coerce=str, validate_choice=False,
                               validators=[DataRequired("Tick at least one comment."), _ids_in_range])
+
+
+class BulkForm(IdsForm):
     action = SelectField("Action", choices=[SelectChoice(a, ACTION_LABELS[a]) for a in ACTIONS],
                          validators=[DataRequired("Choose an action.")])
+    note = NoteField()
+
+
+class EverythingForm(FlaskForm):
+    """A decision on everything from one author or one address; the count was shown before."""
+
+    action = SelectField("Action", choices=[SelectChoice(a, ACTION_LABELS[a]) for a in ACTIONS],
+                         validators=[DataRequired("Choose an action.")])
+    note = NoteField()
+
+
+class EditForm(FlaskForm):
+    """A moderator's correction: the same limits as the reader's form."""
+
+    author_name = StringField("Name", filters=[stripped], validators=[
+        DataRequired("A comment needs an author's name."), Length(max=100, message="A name can be at most 100 characters.")])
+    author_url = StringField("Website", filters=[_with_scheme], validators=[
+        Optional(), Length(max=2000, message="That web address is too long."), web_address])
+    body = TextAreaField("Comment", filters=[_lines], validators=[
+        DataRequired("A comment cannot be empty: trash it instead."),
+        Length(max=BODY_MAX, message=f"A comment can be at most {BODY_MAX:,} characters.")])
+    note = NoteField()
+
+
+class ReplyForm(FlaskForm):
+    body = TextAreaField("Your reply", filters=[_lines], validators=[
+        DataRequired("Type a reply."), Length(max=BODY_MAX, message=f"A reply can be at most {BODY_MAX:,} characters.")])
+    approve_parent = BooleanField("Approve the comment too", default=True)
+
+
+class NoteForm(FlaskForm):
+    note = NoteField("Note")
+
+
+def _days(label):
+    return IntegerField(label, validators=[Optional(), NumberRange(1, 36500, "Between 1 and 36,500 days.")])
+
+
+def _score(label):
+    return DecimalField(label, places=2, validators=[Optional(), _finite, NumberRange(0, 1, "Between 0 and 1.")])
+
+
+class SearchForm(FlaskForm):
+    """The queue's search and filters (a GET form: nothing to protect, so no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    q = StringField("Search", filters=[stripped], validators=[Length(max=200, message="At most 200 characters.")])
+    reason = StringField("Reason", filters=[stripped], validators=[Length(max=100, message="At most 100 characters.")])
+    score_min = _score("Score from")
+    score_max = _score("to")
+    newer_than_days = _days("Posted in the last (days)")
+    older_than_days = _days("Older than (days)")
 
 
 def _words(text):
@@ -78,3 +156,32 @@ class SettingsForm(FlaskForm):
             "blocked_words": list(_words(self.blocked_words.data)), "spam_threshold": float(self.spam_threshold.data),
             "clean_threshold": float(self.clean_threshold.data), "min_form_seconds": float(self.min_form_seconds.data),
         }
+
+
+class AuditForm(FlaskForm):
+    """The audit page's filters (a GET form)."""
+
+    class Meta:
+        csrf = False
+
+    moderator = StringField("Moderator", filters=[stripped], validators=[Length(max=80)])
+    action = SelectField("Action", choices=[SelectChoice("", "any")] + [SelectChoice(a, a) for a in AUDITED_ACTIONS],
+                         default="")
+    since = DateField("From", validators=[Optional()])
+    until = DateField("To (inclusive)", validators=[Optional()])
+
+    def criteria(self):
+        if not self.validate():
+            return {}
+        day = timedelta(days=1)
+        as_utc = lambda d: datetime.combine(d, datetime.min.time(), timezone.utc)  # noqa: E731
+        return {"moderator_name": self.moderator.data or None, "action": self.action.data or None,
+                "since": as_utc(self.since.data) if self.since.data else None,
+                "until": as_utc(self.until.data) + day if self.until.data else None}
+
+
+class SearchPostForm(SearchForm):
+    """The queue's search as the page sends it: posted, so that an email or IP typed in it never lands in a URL."""
+
+    class Meta:
+        csrf = True

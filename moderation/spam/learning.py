@@ -14,6 +14,8 @@ from .store import retrain_due, train_from_examples
 log = logging.getLogger(__name__)
 TEXT_COLUMN = "CONTENT"
 LABEL_COLUMNS = ("label", "CLASS")
+# What a moderator's action teaches the model: not spam, or spam.
+LABELS = {"approve": False, "not-spam": False, "spam": True}
 
 
 class ExamplesError(ValueError):
@@ -21,16 +23,21 @@ class ExamplesError(ValueError):
 
 
 def decision_label(comment):
-    """True (spam) or False (not spam) from the latest moderator decision; None when it teaches nothing.
+    """True (spam) or False (not spam) from the latest moderator decision in force; None when it teaches nothing.
 
-    Approve and not-spam say "not spam", spam says "spam"; reject (off-topic, rude) is no spam label.
+    Approve and not-spam say "not spam", spam says "spam"; reject (off-topic, rude), unapprove and trash are
+    no spam label. An undone decision no longer counts (the one before it does again), nor does an edit.
     """
     event = db.session.scalars(
-        sa.select(AuditEvent).where(AuditEvent.comment_id == comment.id, AuditEvent.moderator_id.is_not(None))
+        sa.select(AuditEvent).where(AuditEvent.comment_id == comment.id, AuditEvent.moderator_id.is_not(None),
+                                    AuditEvent.undone_at.is_(None), AuditEvent.action.is_distinct_from("undo"),
+                                    AuditEvent.action.is_distinct_from("edit"))
         .order_by(AuditEvent.id.desc()).limit(1)
     ).first()
     if event is None or event.to_state != comment.state:
         return None
+    if event.action not in (None, "restore"):
+        return LABELS.get(event.action)
     return {"approved": False, "held": False, "spam": True}.get(event.to_state)
 
 
