@@ -161,6 +161,19 @@ class Config:
     SESSION_COOKIE_SECURE = False
     # Strict-Transport-Security on every answer: production only (it pins browsers to HTTPS for a year).
     MODERATION_HSTS = False
+    # Moderators' notifications by email: off until an SMTP host and the service's own address are set.
+    MODERATION_SMTP_HOST = None
+    MODERATION_SMTP_PORT = 25
+    MODERATION_SMTP_USERNAME = None
+    MODERATION_SMTP_PASSWORD = None
+    MODERATION_SMTP_STARTTLS = False
+    MODERATION_SMTP_SSL = False
+    MODERATION_SMTP_TIMEOUT = 10.0
+    MODERATION_MAIL_FROM = None
+    MODERATION_BASE_URL = None
+    MODERATION_NOTIFY_EVERY = 60
+    MODERATION_DIGEST_HOURS = 24
+    MODERATION_EMAIL_LINK_HOURS = 72
 
     @classmethod
     def from_environ(cls, environ, instance_path):
@@ -194,6 +207,7 @@ class Config:
         for name in ("MODERATION_BLOCKED_WORDS", "MODERATION_HOLD_WORDS"):
             if environ.get(name):
                 settings[name] = tuple(w.strip() for w in environ[name].split(",") if w.strip())
+        settings.update(_mail(environ, settings))
         return settings
 
     @classmethod
@@ -214,8 +228,41 @@ INTEGERS = ("MODERATION_FLOOD_INTERVAL", "MODERATION_SWEEP_AFTER", "MODERATION_S
             "MODERATION_RETAIN_DAYS", "MODERATION_SESSION_DAYS", "MODERATION_CHECK_TIME_LIMIT",
             "MODERATION_TRAIN_TIME_LIMIT", "MODERATION_RETRAIN_DELAY")
 FLOATS = ("MODERATION_SPAM_THRESHOLD", "MODERATION_CLEAN_THRESHOLD", "MODERATION_MIN_FORM_SECONDS",
-          "MODERATION_AKISMET_TIMEOUT", "MODERATION_DECISION_WEIGHT")
-FLAGS = ("RATELIMIT_ENABLED", "MODERATION_GRAVATAR")
+          "MODERATION_AKISMET_TIMEOUT", "MODERATION_DECISION_WEIGHT", "MODERATION_SMTP_TIMEOUT")
+FLAGS = ("RATELIMIT_ENABLED", "MODERATION_GRAVATAR", "MODERATION_SMTP_STARTTLS", "MODERATION_SMTP_SSL")
+MAIL_NUMBERS = ("MODERATION_SMTP_PORT", "MODERATION_NOTIFY_EVERY", "MODERATION_DIGEST_HOURS",
+                "MODERATION_EMAIL_LINK_HOURS")
+MAIL_TEXTS = ("MODERATION_SMTP_HOST", "MODERATION_SMTP_USERNAME", "MODERATION_SMTP_PASSWORD", "MODERATION_MAIL_FROM")
+
+
+def _mail(environ, settings):
+    """The SMTP server and the service's public address; every one optional (empty host = no email)."""
+    mail = {name: _number(environ, name, settings[name]) for name in MAIL_NUMBERS}
+    mail.update({name: (environ.get(name) or "").strip() or settings[name] for name in MAIL_TEXTS})
+    # A password is taken as typed, spaces and all.
+    mail["MODERATION_SMTP_PASSWORD"] = environ.get("MODERATION_SMTP_PASSWORD") or settings["MODERATION_SMTP_PASSWORD"]
+    if mail["MODERATION_SMTP_PORT"] > 65535:
+        raise ConfigError("MODERATION_SMTP_PORT must be a port number, 1 to 65535.")
+    if settings["MODERATION_SMTP_STARTTLS"] and settings["MODERATION_SMTP_SSL"]:
+        raise ConfigError("MODERATION_SMTP_STARTTLS and MODERATION_SMTP_SSL exclude each other: "
+                          "STARTTLS upgrades a plain connection (port 587), SSL starts encrypted (port 465).")
+    if mail["MODERATION_MAIL_FROM"] and "@" not in mail["MODERATION_MAIL_FROM"]:
+        raise ConfigError(f"MODERATION_MAIL_FROM must be an email address, not {mail['MODERATION_MAIL_FROM']!r}.")
+    mail["MODERATION_BASE_URL"] = base_url(environ.get("MODERATION_BASE_URL") or settings["MODERATION_BASE_URL"])
+    return mail
+
+
+def base_url(raw):
+    """The service's address as readers and moderators reach it (`https://comments.example.org`), without a
+    trailing slash; None when unset."""
+    text = (raw or "").strip().rstrip("/")
+    if not text:
+        return None
+    parsed = urlsplit(text)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or parsed.query or parsed.fragment:
+        raise ConfigError(f"MODERATION_BASE_URL must be an http:// or https:// address such as "
+                          f"https://comments.example.org, not {text!r}.")
+    return text
 
 
 def _stores(environ, instance):

@@ -52,9 +52,12 @@ def register_blueprints(app):
     from .api.spec import spec
     from .api.views import bp as api_bp
     from .comments.views import bp as comments_bp
+    from .discussion.views import bp as discussion_bp
     from .health import bp as health_bp
+    from .notify.views import bp as notify_bp
     from .privacy.views import bp as avatars_bp
     from .review.views import bp as review_bp
+    from .team.views import bp as team_bp
     from .widget import bp as widget_bp
 
     app.register_blueprint(comments_bp)
@@ -63,4 +66,7 @@ def register_blueprints(app):
     app.register_blueprint(health_bp)
     app.register_blueprint(avatars_bp)
     app.register_blueprint(widget_bp)
+    app.register_blueprint(team_bp)
+    app.register_blueprint(notify_bp)
+    app.register_blueprint(discussion_bp)
     spec.register(app)

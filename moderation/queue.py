@@ -10,6 +10,7 @@ SWEEP_PENDING = "moderation.sweep_pending"
 LEARN_FROM_DECISION = "moderation.learn_from_decision"
 REPORT_DECISION = "moderation.report_decision"
 PURGE_EXPIRED = "moderation.purge_expired"
+NOTIFY_MODERATORS = "moderation.notify_moderators"
 PURGE_EVERY_SECONDS = 3600
 # A hard limit this much after the soft one: the soft limit lets the task record why it stopped.
 HARD_LIMIT_MARGIN = 10
@@ -59,15 +60,23 @@ def celery_settings(config, instance_path):
                 "schedule": float(config["MODERATION_SWEEP_EVERY"] or 60),
             },
             "purge-expired": {"task": PURGE_EXPIRED, "schedule": float(PURGE_EVERY_SECONDS)},
+            # A run left waiting while no worker reads the queue is dropped: the next one does the same work.
+            "notify-moderators": {"task": NOTIFY_MODERATORS, "schedule": _every(config["MODERATION_NOTIFY_EVERY"]),
+                                  "options": {"expires": _every(config["MODERATION_NOTIFY_EVERY"])}},
         },
     }
+
+
+def _every(seconds):
+    return float(seconds or 60)
 
 
 def _time_limits(config):
     """Every task stops in bounded time: the soft limit raises inside it, the hard one ends its process."""
     check, train = config["MODERATION_CHECK_TIME_LIMIT"], config["MODERATION_TRAIN_TIME_LIMIT"]
+    # A notification run opens one SMTP connection, each step bounded by MODERATION_SMTP_TIMEOUT.
     limits = {CHECK_COMMENT: check, REPORT_DECISION: check, SWEEP_PENDING: check * 2,
-              LEARN_FROM_DECISION: train, PURGE_EXPIRED: train}
+              LEARN_FROM_DECISION: train, PURGE_EXPIRED: train, NOTIFY_MODERATORS: check * 2}
     return {name: {"soft_time_limit": soft, "time_limit": soft + HARD_LIMIT_MARGIN} for name, soft in limits.items()}
 
 

@@ -16,7 +16,12 @@ from tests.conftest import app_config, csrf_token, form_tokens, sign_in
 
 # Routes only an administrator may use: the views in moderation/review/views.py that check `current_user.is_admin`.
 # Kept by hand on purpose: a new administrator's route goes here, and the test then proves it refuses moderators.
-ADMIN_ONLY = {"review.settings"}
+ADMIN_ONLY = {
+    "review.settings",
+    "team.index", "team.create", "team.change_role", "team.deactivate", "team.reactivate", "team.reset_password",
+    "team.script",
+    "discussion.settings", "discussion.threads", "discussion.set_open",
+}
 # Routes that change something through the JSON API take a token (`Authorization: Bearer`), never a session cookie,
 # so that no other site can make a signed-in browser use them; their own tests are in test_api_tokens.py.
 TOKEN_ONLY = {"api.decide", "api.decide_bulk"}
@@ -24,6 +29,10 @@ TOKEN_ONLY = {"api.decide", "api.decide_bulk"}
 EXPECTED = {
     ("review.queue", "GET"), ("review.comment", "GET"), ("review.decide", "POST"), ("review.bulk", "POST"),
     ("review.settings", "GET"), ("review.settings", "POST"), ("review.logout", "POST"), ("api.moderation_comments", "GET"),
+    ("review.search", "POST"), ("review.undo", "POST"), ("review.everything", "POST"), ("review.edit", "POST"),
+    ("review.reply", "POST"), ("review.delete", "POST"), ("review.empty", "POST"), ("review.audit", "GET"),
+    ("review.note", "POST"), ("team.index", "GET"), ("team.create", "POST"), ("discussion.settings", "POST"),
+    ("discussion.set_open", "POST"), ("notify.account", "GET"), ("notify.account", "POST"),
 }
 NEW_PASSWORD = "a new and longer passphrase"
 SETTINGS_FORM = {"link_limit": "7", "hold_words": "", "blocked_words": "", "spam_threshold": "0.9",
@@ -83,14 +92,20 @@ def _arguments(comment_id):
     """What the test puts in a route's variables: this case's comment, an action that applies to a held comment,
     the comment's first audit event, a moderator, and values no real batch or link has."""
     event_id = _one(sa.select(sa.func.min(AuditEvent.id)).where(AuditEvent.comment_id == comment_id))
-    moderator_id = _one(sa.select(sa.func.min(Moderator.id)))
+    # Someone the team actions apply to: never the signed-in administrator, whom the rules protect from themselves.
+    colleague = _one(sa.select(Moderator.id).where(Moderator.username == "colleague"))
+    thread_id = _one(sa.select(Comment.thread_id).where(Comment.id == comment_id))
     return {"comment_id": comment_id, "action": "approve", "event_id": event_id, "by": "author", "state": "spam",
-            "batch": "0" * 32, "moderator_id": moderator_id, "token": "not-a-signed-token"}
+            "batch": "0" * 32, "moderator_id": colleague, "thread_id": thread_id, "token": "not-a-signed-token"}
+
+
+# A route's own word where the walk's usual value would not fit it.
+ACTION_OF = {"discussion.set_open": "close"}
 
 
 def _url(app, route, comment_id):
     """The route's address for this case's comment, with `_arguments` in its variables."""
-    known = _arguments(comment_id)
+    known = {**_arguments(comment_id), "action": ACTION_OF.get(route.endpoint, "approve")}
     unknown = route.arguments - set(known)
     assert not unknown, f"{route}: the test does not know what to put in {sorted(unknown)}; add it to `known`"
     values = {name: known[name] for name in route.arguments}
@@ -177,6 +192,8 @@ def _goes_to_sign_in(response):
 def _case(app, thread, who=None):
     """A held comment of its own, and a browser: signed in as `who`, or a stranger's with the sign-in page's token."""
     comment = factories.make_comment(thread, "held", email="private@example.org")
+    if _one(sa.select(Moderator.id).where(Moderator.username == "colleague")) is None:
+        factories.make_moderator("colleague")
     client = app.test_client()
     if who is None:
         token = csrf_token(client.get("/moderation/login").get_data(as_text=True))
@@ -273,7 +290,7 @@ def test_a_form_with_a_forged_or_missing_token_changes_nothing(app, route, token
     administrator = factories.make_moderator("root", is_admin=True)
     case = _case(app, thread, administrator)
     case.thread_key = "an-article"
-    arguments = {**_arguments(case.comment), "key": case.thread_key}
+    arguments = {**_arguments(case.comment), "key": case.thread_key, "action": ACTION_OF.get(route.endpoint, "approve")}
     url = app.url_map.bind("localhost").build(route.endpoint, {name: arguments[name] for name in route.arguments},
                                               method=route.method)
     if route.endpoint in TOKEN_ONLY:

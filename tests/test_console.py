@@ -206,6 +206,7 @@ def test_a_moderators_reply_is_published_at_once_as_staff_and_approves_the_comme
     assert _state(question.id) == "approved"
     public = _html(signed_in.get(f"/threads/{thread.key}"))
     assert "How do I reset my router?" in public and "Hold the button for ten seconds." in public
+    assert public.count('class="badge staff"') == 1, "the moderator's reply is not marked as staff"
 
 
 def test_a_reply_to_a_comment_still_held_needs_it_approved_with_it(signed_in, thread):
@@ -367,3 +368,30 @@ def test_a_note_given_with_a_bulk_decision_is_in_the_history(signed_in, thread):
                                                        "ids": [str(c.id) for c in comments], "note": "off-topic run"})
     html = _html(signed_in.get(f"/moderation/comments/{comments[1].id}"))
     assert "off-topic run" in html and _state(comments[1].id) == "rejected"
+
+
+def test_the_hourly_purge_empties_spam_past_the_retention_an_administrator_saved(app, thread):
+    from moderation.spam import settings as spam_settings
+    from workers.tasks import purge_expired
+
+    spam_settings.save({"spam_retention_days": 2, "trash_retention_days": 0})
+    made = {name: _comment(thread, name.split()[1]) for name in ("old spam", "new spam", "ancient trash")}
+    made["old spam"].created_at = utcnow() - timedelta(days=3)
+    made["ancient trash"].created_at = utcnow() - timedelta(days=3000)
+    db.session.commit()
+    ids = {name: comment.id for name, comment in made.items()}
+    purge_expired()
+    assert [_state(ids[name]) for name in ("old spam", "new spam", "ancient trash")] == [None, "spam", "trash"]
+
+
+def test_the_public_api_marks_staff_replies_and_says_when_replies_are_off(api, thread, moderator):
+    from moderation.spam import settings as spam_settings
+
+    question = _comment(thread, "approved", body="A reader asks.")
+    review.reply(question.id, moderator, "The site answers.")
+    client = api.test_client()
+    answer = client.get(f"/api/v1/threads/{thread.key}/comments").get_json()
+    (asked,) = answer["comments"]
+    assert (asked["staff"], asked["replies"][0]["staff"], answer["replies_open"]) == (False, True, True)
+    spam_settings.save({"thread_depth": 1})
+    assert client.get(f"/api/v1/threads/{thread.key}/comments").get_json()["replies_open"] is False

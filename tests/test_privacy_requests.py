@@ -145,7 +145,13 @@ def test_keys_rotate_with_keys_from_the_environment(app, thread):
     from config import new_data_key
     from moderation.privacy.services import use_keys
 
+    from moderation.spam import settings as spam_settings
+
     comment = factories.make_comment(thread, email="env.rotation@example.org")
+    moderator = factories.make_moderator("notified")
+    moderator.email = "notified.moderator@example.org"
+    db.session.commit()
+    spam_settings.save({"blocked_emails": ["blocked.person@example.com"]})
     refused = app.test_cli_runner().invoke(cli, ["keys", "rotate"])
     assert refused.exit_code != 0 and "MODERATION_DATA_KEY=NEW,OLD" in refused.output
     old = app.config["MODERATION_DATA_KEYS"]
@@ -156,6 +162,9 @@ def test_keys_rotate_with_keys_from_the_environment(app, thread):
         use_keys(app, app.config["MODERATION_DATA_KEYS"][:1])
         db.session.expire_all()
         assert db.session.get(Comment, comment.id).author_email == "env.rotation@example.org"
+        assert db.session.get(Moderator, moderator.id).email == "notified.moderator@example.org"
+        spam_settings.forget_cached()
+        assert spam_settings.current()["blocked_emails"] == ("blocked.person@example.com",)
         assert db.session.scalar(sa.select(PrivacyEvent.action)) == "rotate keys"
     finally:
         app.config["MODERATION_DATA_KEYS"] = old

@@ -9,8 +9,11 @@ from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import DBAPIError, OperationalError as DatabaseError
 
 from moderation.extensions import db
+from moderation.notify import services as notify
 from moderation.privacy import services as privacy
-from moderation.queue import CHECK_COMMENT, LEARN_FROM_DECISION, PURGE_EXPIRED, REPORT_DECISION, SWEEP_PENDING
+from moderation.review import services as review
+from moderation.queue import (CHECK_COMMENT, LEARN_FROM_DECISION, NOTIFY_MODERATORS, PURGE_EXPIRED, REPORT_DECISION,
+                              SWEEP_PENDING)
 from moderation.spam import akismet_check, learning, services
 
 log = logging.getLogger(__name__)
@@ -93,8 +96,25 @@ def sweep_pending(**kwargs):
 
 @shared_task(name=PURGE_EXPIRED, acks_late=True)
 def purge_expired(**kwargs):
-    """Retention: personal details older than MODERATION_RETAIN_DAYS are dropped or truncated."""
-    return privacy.purge_expired()
+    """Retention: personal details older than MODERATION_RETAIN_DAYS are dropped or truncated, and spam and trash
+    older than their retention period are deleted for good."""
+    purged = privacy.purge_expired()
+    review.empty_expired()
+    return purged
+
+
+@shared_task(name=NOTIFY_MODERATORS, acks_late=True)
+def notify_moderators(**kwargs):
+    """Email moderators about held comments. Scheduled: a send that failed (mail server down, an address refused)
+    is logged and tried again by the next run, never lost; nothing is retried within a run."""
+    try:
+        return notify.notify_moderators()
+    except Exception as error:
+        if not _ran_out_of_time(error):
+            raise
+    # What was sent is committed; the next run mails the rest.
+    log.warning("the notification run ran out of time")
+    return None
 
 
 def bind_worker_signals(flask_app):

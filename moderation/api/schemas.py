@@ -15,7 +15,8 @@ class ThreadPage(BaseModel):
     """Which top-level comments to answer with: `limit` of them, after the one whose id is `after`."""
 
     model_config = ConfigDict(extra="ignore")
-    limit: int = Field(PAGE_DEFAULT, ge=1, le=PAGE_MAX, description="top-level comments per page")
+    limit: int | None = Field(None, ge=1, le=PAGE_MAX, description="top-level comments per page; by default the "
+                                                                 f"site's comments-per-page setting, else {PAGE_DEFAULT}")
     after: int | None = Field(None, ge=1, le=MAX_ID, description="the id of the last top-level comment of the "
                                                                   "previous page (the `next` link carries it)")
 
@@ -34,6 +35,7 @@ class PublicComment(BaseModel):
     permalink: str | None = Field(description="the comment on the article's own page, when the thread has a url")
     awaiting_moderation: bool = Field(False, description="true only on the author's own comment not yet approved, "
                                                          "shown to them alone (see X-Author-Token)")
+    staff: bool = Field(False, description="true on a reply written by one of the site's moderators")
     replies: list["PublicComment"] = Field(default_factory=list, description="replies, oldest first, nested")
 
 
@@ -42,6 +44,7 @@ class Thread(BaseModel):
     title: str | None = Field(description="null for a thread nobody has commented on yet")
     url: str | None
     comments_open: bool
+    replies_open: bool = Field(True, description="false when the site takes no replies to comments (a reply depth of 1)")
     total: int = Field(description="comments in the whole thread, replies included: the approved ones, and with "
                                    "X-Author-Token the author's own awaiting moderation")
     comments: list[PublicComment] = Field(description="this page's top-level comments, each with its replies")

@@ -17,8 +17,8 @@ from ..privacy.avatars import avatar_url
 from ..review import services as review
 from ..text import render_body
 from . import authors, cors, tokens
-from .schemas import (BulkDecided, BulkDecision, Counts, CountsQuery, Decided, Decision, FieldErrors, FormToken,
-                      NewComment, OwnComment, Posted, Problem, PublicComment, Thread, ThreadPage)
+from .schemas import (PAGE_DEFAULT, BulkDecided, BulkDecision, Counts, CountsQuery, Decided, Decision, FieldErrors,
+                      FormToken, NewComment, OwnComment, Posted, Problem, PublicComment, Thread, ThreadPage)
 from .schemas import TooSoon as TooSoonProblem
 from .spec import spec
 
@@ -66,6 +66,7 @@ def public_comment(comment, thread, replies=()):
         created_at=comment.created_at.isoformat(),
         permalink=f"{thread.url.split('#', 1)[0]}#{comment.anchor}" if thread.url else None,
         awaiting_moderation=comment.state != "approved",
+        staff=comment.staff_id is not None,
         replies=[public_comment(child, thread, grandchildren) for child, grandchildren in replies],
     )
 
@@ -107,21 +108,24 @@ def thread_comments(key):
     page = request.context.query
     thread = comments.get_thread(key)
     if thread is None:
-        empty = Thread(thread=key, title=None, url=None, comments_open=True, total=0, comments=[], next=None)
+        empty = Thread(thread=key, title=None, url=None, comments_open=True, replies_open=comments.replies_allowed(),
+                       total=0, comments=[], next=None)
         return cacheable(jsonify(empty.model_dump()))
     own = authors.sent_hash()
     shown = comments.visible_comments(thread, own_reader_hash=own)
     roots = comments.comment_tree(shown)
+    limit = page.limit or comments.comments_per_page() or PAGE_DEFAULT
     start = 0
     if page.after is not None:
         ids = [comment.id for comment, _ in roots]
         start = ids.index(page.after) + 1 if page.after in ids else sum(1 for i in ids if i <= page.after)
-    chosen = roots[start:start + page.limit]
-    more = start + page.limit < len(roots)
+    chosen = roots[start:start + limit]
+    more = start + limit < len(roots)
     answer = Thread(
-        thread=thread.key, title=thread.title, url=thread.url, comments_open=thread.comments_open, total=len(shown),
+        thread=thread.key, title=thread.title, url=thread.url, comments_open=comments.is_open(thread),
+        replies_open=comments.replies_allowed(), total=len(shown),
         comments=[public_comment(comment, thread, replies) for comment, replies in chosen],
-        next=url_for(".thread_comments", key=thread.key, limit=page.limit, after=chosen[-1][0].id, _external=True)
+        next=url_for(".thread_comments", key=thread.key, limit=limit, after=chosen[-1][0].id, _external=True)
         if more else None,
     )
     return cacheable(jsonify(answer.model_dump()), personal=own is not None)

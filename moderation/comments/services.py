@@ -1,4 +1,5 @@
 """What a reader can do: read a thread and post a comment."""
+from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
@@ -15,11 +16,10 @@ from ..models import Comment, PostingGate, Thread, utcnow
 from ..privacy.addresses import normal_ip, same_address_key
 from ..privacy.crypto import ip_index, keyring, normal_email
 from ..queue import send_check_comment
+from ..spam import settings
 
 AWAITING = ("pending", "held")
 THREAD_KEY_MAX = 200
-# How deep replies nest when shown (WordPress's default is 5); deeper replies are shown at the deepest level.
-THREAD_DEPTH_MAX = 5
 
 
 class CommentRefused(Exception):
@@ -102,6 +102,27 @@ def awaiting_its_author():
     return sa.or_(Comment.state.in_(AWAITING), sa.and_(Comment.state == "spam", Comment.decided_at.is_(None)))
 
 
+def is_open(thread):
+    """Whether readers may comment: the thread is not closed, and not older than the close-after-days setting.
+
+    Computed when asked, so that a thread closes by age without any job rewriting rows.
+    """
+    if not thread.comments_open:
+        return False
+    days, created = settings.current()["close_after_days"], getattr(thread, "created_at", None)
+    return not (days and created is not None and created < utcnow() - timedelta(days=days))
+
+
+def replies_allowed():
+    """Whether readers may reply to a comment (a thread depth of 1 turns replies off)."""
+    return settings.current()["thread_depth"] > 1
+
+
+def comments_per_page():
+    """Top-level comments per page as the administrator set it; 0: a thread page shows them all."""
+    return settings.current()["comments_per_page"]
+
+
 def visible_comments(thread, own_ids=(), own_reader_hash=None):
     """Approved comments, plus this browser's own comments still awaiting moderation, oldest first.
 
@@ -120,10 +141,10 @@ def visible_comments(thread, own_ids=(), own_reader_hash=None):
 def comment_tree(comments, depth_max=None):
     """[(comment, [children...])...]: a reply whose parent is not shown is shown at the top level.
 
-    Replies nest at most `depth_max` levels deep (THREAD_DEPTH_MAX): a reply below the deepest level is shown
-    at that level, beside the replies there, oldest first, as WordPress does.
+    Replies nest at most `depth_max` levels deep (the thread-depth setting, 5 unless changed): a reply below the
+    deepest level is shown at that level, beside the replies there, oldest first, as WordPress does.
     """
-    depth_max = depth_max or THREAD_DEPTH_MAX
+    depth_max = depth_max or settings.current()["thread_depth"]
     by_id = {c.id: (c, []) for c in comments}
     depth = {}
 
@@ -149,6 +170,40 @@ def comment_tree(comments, depth_max=None):
             parent_id = parent_of(parent_id)
         (by_id[parent_id][1] if parent_id is not None else roots).append(by_id[comment.id])
     return roots
+
+
+@dataclass(frozen=True)
+class ThreadPage:
+    """One page of a thread as the article page shows it: its top-level comments with their replies."""
+
+    tree: list
+    number: int
+    pages: int
+
+
+def thread_page(thread, own_ids=(), number=1):
+    """The page `number` of the thread (the last one when past the end) for this reader, oldest first."""
+    roots = comment_tree(visible_comments(thread, own_ids))
+    per_page = comments_per_page()
+    if not per_page:
+        return ThreadPage(roots, 1, 1)
+    pages = max(1, -(-len(roots) // per_page))
+    number = min(max(number, 1), pages)
+    return ThreadPage(roots[(number - 1) * per_page:number * per_page], number, pages)
+
+
+def page_of(thread, comment_id, own_ids=()):
+    """The page on which this reader finds the comment (its top-level comment's page); 1 when not shown."""
+    per_page = comments_per_page()
+    if not per_page:
+        return 1
+    roots = comment_tree(visible_comments(thread, own_ids))
+    return next((index // per_page + 1 for index, root in enumerate(roots) if _holds(root, comment_id)), 1)
+
+
+def _holds(node, comment_id):
+    comment, children = node
+    return comment.id == comment_id or any(_holds(child, comment_id) for child in children)
 
 
 def post_comment(thread, **fields):
@@ -177,8 +232,11 @@ def post_comment(thread, **fields):
 
 def _post(thread, *, author_name, author_email, author_url, body, parent_id, honeypot, ip, user_agent,
           form_seconds=None, referrer=None, reader_hash=None):
-    if not thread.comments_open:
+    if not is_open(thread):
         raise CommentsClosed(gettext("Comments are closed on this article."))
+    if parent_id and not replies_allowed():
+        raise CommentRefused(gettext("Replies are turned off on this site; your comment can still be posted on its "
+                                     "own."), "parent_id")
     parent = _approved_parent(thread, parent_id)
     _pass_gate(ip)
     ip = normal_ip(ip)

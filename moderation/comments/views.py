@@ -46,7 +46,8 @@ def post(key):
     except services.CommentRefused as refused:
         return _page(thread, form, status=refused.status, problem=refused)
     reader.remember_own_comment(comment.id)
-    response = redirect(url_for(".thread", key=key, _anchor=comment.anchor), code=303)
+    page = services.page_of(thread, comment.id, reader.own_comment_ids())
+    response = redirect(url_for(".thread", key=key, page=page if page > 1 else None, _anchor=comment.anchor), code=303)
     return reader.keep_details(response, form)
 
 
@@ -79,6 +80,7 @@ def database_unreachable(error):
     thread = SimpleNamespace(key=request.view_args["key"], title=gettext("Your comment was not posted yet"), url=None,
                              comments_open=True)
     html = render_template("comments/thread.html", thread=thread, form=CommentForm(), tree=[],
+                           page=services.ThreadPage([], 1, 1), comments_open=True, replies=False,
                            problem=services.CommentRefused(str(errors.UNAVAILABLE)), opened_stamp=opened_stamp())
     return html, 503, {"Retry-After": str(errors.RETRY_AFTER_SECONDS), "Cache-Control": "private, no-store"}
 
@@ -101,10 +103,10 @@ def _page(thread, form, status=200, problem=None):
         getattr(form, problem.field).errors = [problem.message]
     if form.parent_id.errors:
         form.parent_id.data = ""
-    comments = services.visible_comments(thread, reader.own_comment_ids())
+    page = services.thread_page(thread, reader.own_comment_ids(), request.args.get("page", 1, type=int))
     html = render_template(
-        "comments/thread.html", thread=thread, form=form, tree=services.comment_tree(comments), problem=problem,
-        opened_stamp=opened_stamp(),
+        "comments/thread.html", thread=thread, form=form, tree=page.tree, page=page, problem=problem,
+        comments_open=services.is_open(thread), replies=services.replies_allowed(), opened_stamp=opened_stamp(),
     )
     response = make_response(html, status)
     response.headers["Cache-Control"] = "private, no-store"

@@ -8,7 +8,8 @@ from sqlalchemy.orm import undefer_group
 from sqlalchemy.orm.attributes import flag_modified
 
 from ..extensions import db
-from ..models import AuditEvent, Comment, ModeratorSession, PostingGate, PrivacyEvent, TrainingExample, utcnow
+from ..models import AuditEvent, Comment, Moderator, ModeratorSession, PostingGate, PrivacyEvent, TrainingExample, utcnow
+from ..spam import settings as spam_settings
 from ..spam.services import CHECKER
 from .addresses import truncated_ip
 from .crypto import Keyring, email_index, ip_index, normal_email
@@ -140,6 +141,10 @@ def rotate_keys(actor=OPERATOR):
             comment.email_hash, comment.ip_hash = email_index(comment.author_email), ip_index(comment.author_ip)
         done, after = done + len(batch), batch[-1].id
         db.session.commit()
+    for moderator in db.session.scalars(sa.select(Moderator).where(Moderator.email.is_not(None))):
+        flag_modified(moderator, "email")
+    # The trusted and blocked lists are sealed with the data key too.
+    spam_settings.reseal()
     # The gates are keyed with the old key and live for seconds: start them afresh.
     db.session.execute(sa.delete(PostingGate))
     _record(actor, "rotate keys", detail=f"{done} comments re-encrypted")

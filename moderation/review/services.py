@@ -21,6 +21,7 @@ from ..privacy.addresses import normal_ip, truncated_ip
 from ..privacy.crypto import email_index, ip_index
 from ..queue import send_decision_followups
 from ..spam import learning
+from ..spam import settings as spam_settings
 
 ACTIONS = {
     # action: (new state, states it may come from)
@@ -422,11 +423,15 @@ def _delete_rows(rows, moderator, batch):
     return ids
 
 
-def empty_expired(retention_days):
+def empty_expired(retention_days=None):
     """Spam and trash kept longer than their retention period, deleted for good (by the scheduled purge).
 
-    `retention_days` maps a state ("spam", "trash") to days; 0 or None keeps that state forever.
+    `retention_days` maps a state ("spam", "trash") to days, by default the discussion settings'; 0 or None keeps
+    that state forever.
     """
+    if retention_days is None:
+        settings = spam_settings.current()
+        retention_days = {"spam": settings["spam_retention_days"], "trash": settings["trash_retention_days"]}
     deleted = 0
     for state, days in retention_days.items():
         if days:

@@ -1,17 +1,25 @@
 """The rule checks: each looks at one comment and may return a finding a moderator can read."""
+import functools
+import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import current_app
 
 from ..extensions import db
 from ..models import Comment
+from ..privacy.addresses import normal_ip
+from ..privacy.crypto import normal_email
 
 URL_PATTERN = re.compile(r"(https?://|www\.)\S+", re.IGNORECASE)
 # Enough earlier copies to find the author's own among them; a text copied more often is held either way.
 DUPLICATES_LOOKED_AT = 50
+# One DNS label in ASCII; a top-level domain is never all digits (that would be an IP address).
+LABEL = re.compile(r"(?!-)[a-z0-9-]{1,63}(?<!-)")
+DOMAIN_MAX = 253
 
 
 @dataclass(frozen=True)
@@ -21,6 +29,8 @@ class Finding:
     verdict: str
     score: float
     reason: str
+    # A firm finding (honeypot, blocked word, blocked entry) stands even for an author on a trusted list.
+    firm: bool = False
 
 
 def count_links(comment):
@@ -56,7 +66,7 @@ def _word_in(words, comment):
 
 def blocked_words(comment, settings):
     found = _word_in(settings["blocked_words"], comment)
-    return Finding("spam", 1.0, f"blocked word {found[0]!r} in the {found[1]}") if found else None
+    return Finding("spam", 1.0, f"blocked word {found[0]!r} in the {found[1]}", firm=True) if found else None
 
 
 def hold_words(comment, settings):
@@ -66,7 +76,7 @@ def hold_words(comment, settings):
 
 def honeypot(comment, settings):
     if comment.honeypot:
-        return Finding("spam", 1.0, "the hidden field that only robots see was filled in")
+        return Finding("spam", 1.0, "the hidden field that only robots see was filled in", firm=True)
     return None
 
 
@@ -115,7 +125,95 @@ def too_fast(comment, settings):
     return None
 
 
-CHECKS = (honeypot, blocked_words, duplicate, email_flood, hold_words, link_limit, too_fast)
+def normal_domain(text):
+    """A domain as the lists and checks compare it: ASCII (IDNA), lower case, no final dot; None if it is not one."""
+    text = (text or "").strip().rstrip(".")
+    try:
+        name = text.encode("idna").decode("ascii").lower()
+    except UnicodeError:
+        return None
+    labels = name.split(".")
+    if len(name) > DOMAIN_MAX or not all(LABEL.fullmatch(label) for label in labels) or labels[-1].isdigit():
+        return None
+    return name
+
+
+def email_key(email):
+    """An email as the lists compare it: normalised, its domain in ASCII (IDNA)."""
+    local, _, domain = normal_email(email or "").rpartition("@")
+    return f"{local}@{normal_domain(domain) or domain}" if local else None
+
+
+def network_key(text):
+    """An address or a CIDR network as the lists keep it (`192.0.2.0/24`, `2001:db8::1`); None if it is neither."""
+    address = normal_ip(text)
+    if address:
+        return address
+    try:
+        return str(ipaddress.ip_network((text or "").strip(), strict=False))
+    except ValueError:
+        return None
+
+
+@functools.lru_cache(maxsize=32)
+def _networks(entries):
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+
+def _in_networks(ip, entries):
+    ip = normal_ip(ip)
+    if not (ip and entries):
+        return False
+    address = ipaddress.ip_address(ip)
+    return any(address in network for network in _networks(entries))
+
+
+def _listed_domain(domain, entries):
+    """The entry that is this domain or one of its parents (`example.net` lists `mail.example.net`), or None."""
+    if not (domain and entries):
+        return None
+    labels, wanted = domain.split("."), set(entries)
+    return next((parent for i in range(len(labels)) if (parent := ".".join(labels[i:])) in wanted), None)
+
+
+def _website_domain(comment):
+    try:
+        return normal_domain(urlsplit(comment.author_url or "").hostname)
+    except ValueError:
+        return None
+
+
+def listed(comment, settings, kind, with_website):
+    """Why the comment's email, its domain (or the website's), or its IP is on the `kind` lists, or None.
+
+    A blocked domain is named in the reason ("blocked domain example.net"); an email or an address never is:
+    reasons are shown and kept in the open.
+    """
+    email = email_key(comment.author_email)
+    if email and email in settings[f"{kind}_emails"]:
+        return f"{kind} email"
+    domains = [email.rpartition("@")[2] if email else None] + ([_website_domain(comment)] if with_website else [])
+    for domain in domains:
+        if found := _listed_domain(domain, settings[f"{kind}_domains"]):
+            return f"{kind} domain {found}" if kind == "blocked" else f"{kind} domain"
+    return f"{kind} IP" if _in_networks(comment.author_ip, settings[f"{kind}_ips"]) else None
+
+
+def blocked_entries(comment, settings):
+    """The administrator's blocked emails, domains (the email's or the website's) and networks."""
+    reason = listed(comment, settings, "blocked", with_website=True)
+    return Finding("spam", 1.0, reason, firm=True) if reason else None
+
+
+def trusted_entry(comment, settings):
+    """The reason ("trusted email", "trusted domain" or "trusted IP") when the author is on a trusted list, else None.
+
+    Only the email's domain counts for trust: anyone can type a website.
+    """
+    return listed(comment, settings, "trusted", with_website=False)
+
+
+CHECKS = (honeypot, blocked_words, blocked_entries, duplicate, email_flood, hold_words, link_limit, too_fast)
 
 
 def run_checks(comment, settings):

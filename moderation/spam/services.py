@@ -12,7 +12,7 @@ from ..models import Comment, utcnow
 from ..privacy.addresses import truncated_ip
 from ..queue import send_check_comment
 from . import akismet_check, settings
-from .checks import Finding, run_checks
+from .checks import Finding, run_checks, trusted_entry
 from .store import current_model
 
 log = logging.getLogger(__name__)
@@ -20,13 +20,14 @@ CHECKER = "spam check"
 
 
 def verdict_state(findings, score, limits, trusted):
-    """Spam if a rule says so or the score reaches the spam threshold; clean (held, or approved where
-    MODERATION_AUTO_APPROVE allows) when nothing was found and the score is under the clean threshold."""
+    """Spam if a rule says so or the score reaches the spam threshold; clean (held, or approved where the
+    auto-approve policy allows: the console's, else MODERATION_AUTO_APPROVE) when nothing was found and the
+    score is under the clean threshold."""
     if any(f.verdict == "spam" for f in findings) or score >= limits["spam_threshold"]:
         return "spam"
     if any(f.verdict == "hold" for f in findings) or score >= limits["clean_threshold"]:
         return "held"
-    auto = current_app.config["MODERATION_AUTO_APPROVE"]
+    auto = limits["auto_approve"]
     if auto == "clean" or (auto == "trusted" and trusted):
         return "approved"
     return "held"
@@ -61,12 +62,18 @@ def check_comment(comment_id):
     if comment is None or comment.state != "pending":
         return None
     limits = settings.current()
-    findings = run_checks(comment, limits) + [model_finding(comment)]
+    findings = run_checks(comment, limits)
+    listed = trusted_entry(comment, limits)
+    if listed and not any(f.firm for f in findings):
+        # The administrator vouched for this author: neither the model nor Akismet is asked.
+        score = max((f.score for f in findings if f.verdict != "hold"), default=0.0)
+        return _settle(comment, "approved", [f.reason for f in findings] + [listed], score)
+    findings.append(model_finding(comment))
     if akismet_check.enabled():
         finding, comment.akismet_payload = akismet_check.check(comment)
         findings.append(finding)
-    # Only MODERATION_AUTO_APPROVE=trusted asks; the query is not worth making otherwise.
-    trusted = current_app.config["MODERATION_AUTO_APPROVE"] == "trusted" and is_trusted(comment)
+    # Only the "trusted" policy asks; the query is not worth making otherwise.
+    trusted = limits["auto_approve"] == "trusted" and is_trusted(comment)
     score = max((f.score for f in findings if f.verdict != "hold"), default=0.0)
     to_state = verdict_state(findings, score, limits, trusted)
     reasons = [f.reason for f in findings]

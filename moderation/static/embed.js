@@ -18,7 +18,7 @@
       body: "Comment *", name: "Name *", email: "Email *", url: "Website",
       remember: "Save my name, email, and website in this browser for the next time I comment.",
       trap: "Leave this field empty", post: "Post Comment", posting: "Posting\u2026",
-      awaiting: "Your comment is awaiting moderation.",
+      awaiting: "Your comment is awaiting moderation.", staff: "Staff",
       posted: "Your comment was posted and is awaiting moderation.",
       fix: "Your comment was not posted yet: please correct what is marked below.",
       network: "The comment service could not be reached, so nothing was posted. Your comment is still here: please try again.",
@@ -33,7 +33,7 @@
       body: "Kommentar *", name: "Name *", email: "E-Mail *", url: "Website",
       remember: "Meinen Namen, meine E-Mail-Adresse und meine Website in diesem Browser f\u00fcr die n\u00e4chste Kommentierung speichern.",
       trap: "Dieses Feld leer lassen", post: "Kommentar abschicken", posting: "Wird gesendet\u2026",
-      awaiting: "Dein Kommentar muss noch freigegeben werden.",
+      awaiting: "Dein Kommentar muss noch freigegeben werden.", staff: "Team",
       posted: "Dein Kommentar wurde gesendet und muss noch freigegeben werden.",
       fix: "Dein Kommentar wurde noch nicht gesendet: Bitte korrigiere die markierten Angaben.",
       network: "Der Kommentardienst war nicht erreichbar, es wurde nichts gesendet. Dein Kommentar ist noch da: bitte versuche es noch einmal.",
@@ -48,7 +48,7 @@
       body: "Commentaire *", name: "Nom *", email: "E-mail *", url: "Site web",
       remember: "Enregistrer mon nom, mon e-mail et mon site dans le navigateur pour mon prochain commentaire.",
       trap: "Laissez ce champ vide", post: "Laisser un commentaire", posting: "Envoi\u2026",
-      awaiting: "Votre commentaire est en attente de mod\u00e9ration.",
+      awaiting: "Votre commentaire est en attente de mod\u00e9ration.", staff: "\u00c9quipe",
       posted: "Votre commentaire a \u00e9t\u00e9 envoy\u00e9 et attend la mod\u00e9ration.",
       fix: "Votre commentaire n\u2019a pas encore \u00e9t\u00e9 envoy\u00e9 : corrigez ce qui est signal\u00e9 ci-dessous.",
       network: "Le service de commentaires n\u2019a pas pu \u00eatre joint, rien n\u2019a \u00e9t\u00e9 envoy\u00e9. Votre commentaire est toujours l\u00e0 : r\u00e9essayez.",
@@ -133,6 +133,7 @@
     return request("GET", path, null, this.lang).then(function (answer) {
       if (answer.status !== 200) throw new Error(String(answer.status));
       if (answer.data.comments_open === false) widget.close();  // before drawing: no Reply on a closed thread
+      widget.repliesOpen = answer.data.replies_open !== false;
       if (!append) widget.list.textContent = "";
       answer.data.comments.forEach(function (comment) { widget.list.appendChild(widget.comment(comment)); });
       widget.next = answer.data.next;
@@ -153,14 +154,15 @@
                          id: "comment-" + comment.id, tabindex: "-1"}, [
       el("div", {"class": "cw-meta"}, [
         el("img", {"class": "cw-avatar", src: comment.avatar, alt: "", width: "40", height: "40", loading: "lazy"}),
-        author, document.createTextNode(" \u00b7 "), el("a", {href: "#comment-" + comment.id}, [time])
+        author, comment.staff ? el("span", {"class": "cw-staff", text: WORDS.staff}) : document.createTextNode(""),
+        document.createTextNode(" \u00b7 "), el("a", {href: "#comment-" + comment.id}, [time])
       ])
     ]);
     if (comment.awaiting_moderation) item.appendChild(el("p", {"class": "cw-note", text: WORDS.awaiting}));
     var body = el("div", {"class": "cw-body"});
     body.innerHTML = comment.html;  // escaped and cleaned by the service (nh3): paragraphs, breaks, links only
     item.appendChild(body);
-    if (!comment.awaiting_moderation && !this.closed) {
+    if (!comment.awaiting_moderation && !this.closed && this.repliesOpen !== false) {
       var reply = el("button", {type: "button", "class": "cw-reply", text: WORDS.reply,
                                 "aria-label": WORDS.replyLabel + comment.author_name});
       reply.addEventListener("click", function () { widget.replyTo(comment, item); });

@@ -1,0 +1,1 @@
+"""Moderators' notifications by email, and the one-click links those emails carry."""

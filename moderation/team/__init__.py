@@ -1,0 +1,1 @@
+"""The team page: administrators add, invite, promote, deactivate and reset the passwords of moderators."""
