@@ -194,6 +194,27 @@ def test_a_closed_thread_shows_its_comments_without_reply_or_form(sites, browser
     assert not page.get_by_label("Comment *").is_visible()
 
 
+def test_staff_replies_are_marked_and_reply_buttons_go_when_replies_are_off(sites, browser):  # noqa: F811
+    from moderation.review.services import reply
+    from moderation.spam import settings as spam_settings
+
+    app, service, host = sites
+    with app.app_context():
+        thread = factories.make_thread(KEY, "A host article")
+        asked = factories.make_comment(thread, "approved", body="A reader's question.")
+        reply(asked.id, factories.make_moderator("editor"), "The editor's answer.")
+    page = _open(browser, host)
+    page.get_by_text("The editor's answer.").wait_for()
+    assert page.locator(".cw-staff").all_inner_texts() == ["Staff"]
+    assert page.locator("button.cw-reply").count() == 2
+    with app.app_context():
+        spam_settings.save({"thread_depth": 1})
+    page = _open(browser, host)
+    page.get_by_text("The editor's answer.").wait_for()
+    assert page.locator("button.cw-reply").count() == 0, "Reply is offered where the site takes no replies"
+    assert page.get_by_label("Comment *").is_visible(), "the form for a new comment is still there"
+
+
 def test_the_authors_comment_is_shown_after_posting_on_a_long_thread(sites, browser):  # noqa: F811
     app, service, host = sites
     with app.app_context():
