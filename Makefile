@@ -23,8 +23,10 @@ test: $(VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/spam.py $(DATA)
 	$(BIN)/python bench/pipeline.py
+	$(BIN)/python bench/console.py $(CONSOLE_ARGS)
 
 # Before a release, not in `make test`: mutate the services, checks, privacy code and tasks (config in
 # pyproject.toml, [tool.mutmut]) from scratch, then print the score and every mutant that survived.

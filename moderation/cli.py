@@ -212,13 +212,21 @@ def create_thread(key, title, url):
 
 
 @cli.command()
+@click.option("--comments", type=click.IntRange(min=1), default=None,
+              help="also N synthetic comments over about N/500 articles, inserted in bulk (for benchmarks)")
 @with_appcontext
-def demo():
-    """Add the demo article, and a moderator `demo` if there is none yet (its password is printed once)."""
-    from .demo import seed
+def demo(comments):
+    """Add the demo article, and a moderator `demo` if there is none yet (its password is printed once).
+
+    With --comments, also N synthetic comments (10% held, 80% approved, 8% spam, 2% rejected); a second run
+    adds nothing and says so."""
+    from .demo import seed, seed_comments
 
     for line in seed():
         click.echo(line)
+    if comments:
+        for line in seed_comments(comments, progress=click.echo):
+            click.echo(line)
 
 
 @cli.group()

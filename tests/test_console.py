@@ -395,3 +395,13 @@ def test_the_public_api_marks_staff_replies_and_says_when_replies_are_off(api, t
     assert (asked["staff"], asked["replies"][0]["staff"], answer["replies_open"]) == (False, True, True)
     spam_settings.save({"thread_depth": 1})
     assert client.get(f"/api/v1/threads/{thread.key}/comments").get_json()["replies_open"] is False
+
+
+def test_the_search_box_filters_by_article(signed_in, thread):
+    here = _comment(thread, "held", body="Same words.")
+    elsewhere = _comment(factories.make_thread("other-article"), "held", body="Same words.")
+    moved = signed_in.post("/moderation/search", data={"csrf_token": _token(signed_in), "q": "same words",
+                                                        "thread": "other-article", "state": "held"})
+    html = _html(signed_in.get(moved.headers["Location"]))
+    assert f'id="queue-{elsewhere.id}"' in html and f'id="queue-{here.id}"' not in html
+    assert 'name="thread" value="other-article"' in html
