@@ -97,13 +97,18 @@ def send_check_comment(comment_id):
 
 
 def send_decision_followups(comment_ids):
-    """After a moderator's decision: teach the model, and tell Akismet where it was wrong."""
-    report = bool(current_app.config["MODERATION_AKISMET_KEY"])
+    """After a moderator's decision: teach the model, and tell Akismet where it was wrong.
+
+    `comment_ids` in the order their decisions were recorded. One retraining task, for the last of them: a
+    retraining learns from every example, and only the task of the newest decision retrains (see learning.py),
+    so one task per comment of a bulk decision would be hundreds of messages doing nothing.
+    """
+    if not comment_ids:
+        return
     # Retraining waits a moment, so that a burst of decisions is learned in one retraining (see learning.py).
-    delay = current_app.config["MODERATION_RETRAIN_DELAY"] or None
-    for comment_id in comment_ids:
-        _send(LEARN_FROM_DECISION, comment_id, countdown=delay)
-        if report:
+    _send(LEARN_FROM_DECISION, comment_ids[-1], countdown=current_app.config["MODERATION_RETRAIN_DELAY"] or None)
+    if current_app.config["MODERATION_AKISMET_KEY"]:
+        for comment_id in comment_ids:
             _send(REPORT_DECISION, comment_id)
 
 

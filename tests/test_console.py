@@ -405,3 +405,26 @@ def test_the_search_box_filters_by_article(signed_in, thread):
     html = _html(signed_in.get(moved.headers["Location"]))
     assert f'id="queue-{elsewhere.id}"' in html and f'id="queue-{here.id}"' not in html
     assert 'name="thread" value="other-article"' in html
+
+
+def test_a_prolific_authors_counts_stop_at_the_cap(signed_in, thread, monkeypatch):
+    monkeypatch.setattr(review, "AUTHOR_COUNT_CAP", 3)
+    for _ in range(5):
+        _comment(thread, "approved", email="prolific@example.org", ip="192.0.2.7")
+    _comment(thread, "held", email="prolific@example.org", ip="192.0.2.7")
+    html = _html(signed_in.get("/moderation/"))
+    assert "3+ approved · 0 rejected" in html and "everything from this author (3+)" in html
+    assert "3+ other comments from this address" in html
+
+
+def test_undoing_a_bulk_decision_brings_back_what_the_decision_before_it_taught(app, thread, moderator):
+    approved, fresh = _comment(thread, "held", body="A fine comment."), _comment(thread, "held", body="Another one.")
+    review.decide(approved.id, "approve", moderator)
+    _, _, batch = review.decide_many([approved.id, fresh.id], "spam", moderator)
+    label = lambda comment_id: db.session.scalar(  # noqa: E731
+        sa.select(TrainingExample.is_spam).where(TrainingExample.comment_id == comment_id))
+    assert (label(approved.id), label(fresh.id)) == (True, True)
+    restored, skipped = review.undo(batch, moderator)
+    assert sorted(restored) == sorted([approved.id, fresh.id]) and skipped == []
+    assert (_state(approved.id), _state(fresh.id)) == ("approved", "held")
+    assert (label(approved.id), label(fresh.id)) == (False, None), "the undone decision still teaches, or the one before it no longer does"

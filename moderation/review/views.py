@@ -41,6 +41,12 @@ def console_header():
     return {"console_nav": console_nav, "waiting_label": waiting_label}
 
 
+@bp.app_template_filter("capped")
+def capped(count):
+    """An author's count as the panel shows it: "100+" once it reaches the cap it is counted to."""
+    return f"{services.AUTHOR_COUNT_CAP:,}+" if count > services.AUTHOR_COUNT_CAP else f"{count:,}"
+
+
 def _problem(form):
     if form.csrf_token.errors:
         return EXPIRED

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from ..extensions import db
-from ..models import AuditEvent, Comment, TrainingExample
+from ..models import AuditEvent, Comment, TrainingExample, utcnow
 from . import akismet_check
 from .store import retrain_due, train_from_examples
 
@@ -56,6 +56,32 @@ def record_example(comment):
                                        author=comment.author_name, is_spam=label,
                                        weight=current_app.config["MODERATION_DECISION_WEIGHT"]))
         db.session.flush()
+
+
+def record_examples(comments, label):
+    """What one decision on many comments teaches, set-wise: each comment's example replaced by `label`
+    (True spam, False not spam), or removed when the decision teaches nothing (None). Does not commit."""
+    ids = [comment.id for comment in comments]
+    db.session.execute(sa.delete(TrainingExample).where(TrainingExample.comment_id.in_(ids)))
+    if label is not None and comments:
+        weight, now = current_app.config["MODERATION_DECISION_WEIGHT"], utcnow()
+        db.session.execute(sa.insert(TrainingExample), [
+            {"comment_id": c.id, "source": "moderator", "text": c.body, "author": c.author_name, "is_spam": label,
+             "weight": weight, "created_at": now, "updated_at": now} for c in comments])
+
+
+def relabel(comment_ids):
+    """Each comment's example as its latest decision in force says, after decisions were taken back (undo).
+
+    Set-wise: examples removed in one statement; only comments with an earlier decision still in force are
+    looked at one by one (few: most comments had one decision). Does not commit.
+    """
+    db.session.execute(sa.delete(TrainingExample).where(TrainingExample.comment_id.in_(comment_ids)))
+    earlier = db.session.scalars(sa.select(AuditEvent.comment_id).distinct().where(
+        AuditEvent.comment_id.in_(comment_ids), AuditEvent.moderator_id.is_not(None), AuditEvent.undone_at.is_(None),
+        AuditEvent.action.is_distinct_from("undo"), AuditEvent.action.is_distinct_from("edit"))).all()
+    for comment in db.session.scalars(sa.select(Comment).where(Comment.id.in_(earlier))):
+        record_example(comment)
 
 
 def learn_from_decision(comment_id):

@@ -27,6 +27,9 @@ def upgrade():
         batch_op.add_column(sa.Column('staff_id', sa.Integer(), nullable=True))
         batch_op.create_foreign_key(op.f('fk_comments_staff_id_moderators'), 'moderators', ['staff_id'], ['id'],
                                     ondelete='SET NULL')
+        batch_op.drop_index('ix_comments_ip_hash')
+        batch_op.create_index('ix_comments_ip_hash_state', ['ip_hash', 'state', 'created_at'], unique=False)
+        batch_op.create_index('ix_comments_email_hash_state', ['email_hash', 'state', 'created_at'], unique=False)
     with op.batch_alter_table('audit_events', schema=None) as batch_op:
         # A comment deleted for good keeps its history.
         batch_op.drop_constraint(op.f('fk_audit_events_comment_id_comments'), type_='foreignkey')
@@ -68,6 +71,9 @@ def downgrade():
                                     ondelete='CASCADE')
     op.execute(sa.text("DELETE FROM comments WHERE state = 'trash'"))
     with op.batch_alter_table('comments', schema=None) as batch_op:
+        batch_op.drop_index('ix_comments_email_hash_state')
+        batch_op.drop_index('ix_comments_ip_hash_state')
+        batch_op.create_index('ix_comments_ip_hash', ['ip_hash'], unique=False)
         batch_op.drop_constraint(op.f('fk_comments_staff_id_moderators'), type_='foreignkey')
         batch_op.drop_column('staff_id')
         batch_op.drop_column('edited_at')
