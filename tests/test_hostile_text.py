@@ -23,7 +23,9 @@ from moderation.spam.learning import read_examples
 from moderation.spam.store import seed_model
 
 SAMPLE = Path(__file__).parent / "fixtures" / "spam_sample.csv"
-BUDGET = 0.5  # seconds one comment may take through the model, or through the rule checks
+# CPU seconds of this thread (not wall-clock: a busy machine must not fail it) one comment may take through the
+# model, or through the rule checks; backtracking on hostile text would take many times more.
+BUDGET = 0.5
 LONGEST = 20_000
 BIDI = tuple("\u200e\u200f\u061c\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 SCRIPTS = ("hello", "Привет", "שלום", "مرحبا", "你好", "नमस्ते", "Ελλάδα", "😀", "e\u0301", "👨\u200d👩\u200d👧", "İstanbul",
@@ -79,12 +81,12 @@ def app_context():
 @_found_first()
 def test_the_model_reads_any_text(text):
     spam_model = seed_model()
-    started = time.perf_counter()
+    started = time.thread_time()
     score = spam_model.scores([text], [text])[0]
     reasons = spam_model.explain(text, text)
     features = model.dense_features(text, text)
     normalised = model.normalise(text)
-    assert time.perf_counter() - started < BUDGET
+    assert time.thread_time() - started < BUDGET
     assert math.isfinite(score) and 0 <= score <= 1
     assert all(isinstance(reason, str) for reason in reasons) and isinstance(normalised, str)
     assert all(math.isfinite(feature) for feature in features)
@@ -97,9 +99,9 @@ def test_the_rule_checks_read_any_comment(app_context, text, form_seconds, honey
     # conftest watches every log for each address a comment is given: a bare "x" or " " would match any line.
     comment = Comment(body=text, author_name=text, author_email=f"{text}@hostile.invalid", author_url=text,
                       author_ip=text, user_agent=text, form_seconds=form_seconds, honeypot=honeypot)
-    started = time.perf_counter()
+    started = time.thread_time()
     findings = [check(comment, CHECK_SETTINGS) for check in PURE_CHECKS]
-    assert time.perf_counter() - started < BUDGET
+    assert time.thread_time() - started < BUDGET
     assert all(finding is None or finding.verdict in ("spam", "hold") for finding in findings)
 
 
@@ -113,15 +115,15 @@ def _train_timed(texts, labels, authors):
     fit = LogisticRegression.fit
 
     def timed_fit(self, *args, **kwargs):
-        started = time.perf_counter()
+        started = time.thread_time()
         fitted = fit(self, *args, **kwargs)
-        in_solver.append(time.perf_counter() - started)
+        in_solver.append(time.thread_time() - started)
         return fitted
 
     with mock.patch.object(LogisticRegression, "fit", timed_fit):
-        started = time.perf_counter()
+        started = time.thread_time()
         trained = model.train(texts, labels, authors)
-        return trained, time.perf_counter() - started - sum(in_solver)
+        return trained, time.thread_time() - started - sum(in_solver)
 
 
 @settings(HOSTILE_SETTINGS, max_examples=4)
