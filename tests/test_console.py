@@ -428,3 +428,70 @@ def test_undoing_a_bulk_decision_brings_back_what_the_decision_before_it_taught(
     assert sorted(restored) == sorted([approved.id, fresh.id]) and skipped == []
     assert (_state(approved.id), _state(fresh.id)) == ("approved", "held")
     assert (label(approved.id), label(fresh.id)) == (False, None), "the undone decision still teaches, or the one before it no longer does"
+
+
+def test_erasing_a_person_takes_what_an_edit_replaced_out_of_the_history(signed_in, thread, moderator):
+    from moderation.privacy.services import erase_person
+
+    comment = _comment(thread, "held", body="My secret story.", author_name="Jane Roe", email="jane.roe@example.org",
+                       author_url="https://jane.example.org")
+    review.edit(comment.id, moderator, body="A story.", author_name="J.", author_url=None, then_approve=True)
+    assert "My secret story." in _html(signed_in.get(f"/moderation/comments/{comment.id}"))
+    erase_person("jane.roe@example.org", with_text=True)
+    history = _html(signed_in.get(f"/moderation/comments/{comment.id}"))
+    assert "My secret story." not in history and "Jane Roe" not in history and "jane.example.org" not in history
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
+        AuditEvent.comment_id == comment.id, AuditEvent.detail.is_not(None))) == 0
+
+
+def test_odd_addresses_and_values_are_answered_without_an_error(signed_in, thread, app):
+    admin = factories.make_moderator("root", is_admin=True)
+    assert admin.is_admin
+    token = _token(signed_in)
+    assert signed_in.get("/moderation/empty/trash").status_code == 200
+    assert signed_in.get("/moderation/audit?until=9999-12-31").status_code == 422
+    assert signed_in.post("/moderation/undo/a%00b", data={"csrf_token": token}).status_code == 303
+    root = app.test_client()
+    assert sign_in(root, "root").status_code == 303
+    for query in ("page=99999999999999999999", "q=%00", "page=-5"):
+        assert root.get(f"/moderation/discussion/threads?{query}").status_code == 200, query
+
+
+def test_the_reason_filter_finds_words_with_accents(signed_in, thread):
+    found = _comment(thread, "held", reasons=["moderation word 'café' in the content"])
+    html = _html(signed_in.get("/moderation/", query_string={"reason": "café"}))
+    assert f'id="queue-{found.id}"' in html
+
+
+def test_undo_of_a_reply_takes_it_off_the_page_and_the_approval_back(app, thread, moderator):
+    question = _comment(thread, "held", body="A question.")
+    answer = review.reply(question.id, moderator, "An answer.", approve_parent=True)
+    restored, skipped = review.undo(answer.batch, moderator)
+    assert sorted(restored) == sorted([question.id, answer.id]) and not skipped
+    assert (_state(question.id), _state(answer.id)) == ("held", "trash")
+
+
+def test_undoing_the_second_of_two_edits_leaves_the_first_undoable(app, thread, moderator):
+    comment = _comment(thread, "held", body="Original.")
+    first = review.edit(comment.id, moderator, body="First.", author_name="R", author_url=None).batch
+    second = review.edit(comment.id, moderator, body="Second.", author_name="R", author_url=None).batch
+    review.undo(second, moderator)
+    db.session.expire_all()
+    assert db.session.get(Comment, comment.id).body == "First." and db.session.get(Comment, comment.id).edited_at
+    assert review.undo(first, moderator) == ([comment.id], [])
+    db.session.expire_all()
+    assert (db.session.get(Comment, comment.id).body, db.session.get(Comment, comment.id).edited_at) == ("Original.", None)
+
+
+def test_save_and_approve_on_a_comment_approved_meanwhile_saves_nothing_and_keeps_the_typing(signed_in, thread):
+    comment = _comment(thread, "held", body="Before.")
+    page = _html(signed_in.get(f"/moderation/comments/{comment.id}"))
+    review.decide(comment.id, "approve", factories.make_moderator("bob"))
+    answer = signed_in.post(f"/moderation/comments/{comment.id}/edit", data={
+        "csrf_token": csrf_token(page), "body": "My correction.", "author_name": "R", "author_url": "", "approve": "1"})
+    html = _html(answer)
+    assert answer.status_code == 409 and "My correction." in html and "it cannot be approved" in html
+    db.session.expire_all()
+    assert db.session.get(Comment, comment.id).body == "Before."
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
+        AuditEvent.comment_id == comment.id, AuditEvent.action == "edit")) == 0

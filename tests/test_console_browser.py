@@ -127,3 +127,22 @@ def test_the_queue_fits_a_phone(console, browser):  # noqa: F811
     assert approve["height"] >= 44, "the buttons are too small for a thumb"
     page.locator("button[data-action=approve]").tap()
     page.get_by_text("approved.").wait_for()
+
+
+def test_u_never_undoes_an_older_decision_after_one_that_failed(console, browser):  # noqa: F811
+    app, base, thread_id = console
+    theirs = [_held(app, thread_id, f"Run {n}.", email="run@example.com") for n in (1, 2)]
+    other = _held(app, thread_id, "Someone else's.", email="reader@example.org")
+    page = _signed_in(browser, base)
+    page.goto(f"{base}/moderation/comments/{theirs[0]}/everything-from/author?action=spam")
+    page.get_by_role("button", name="Mark as spam: 2 comments").click()
+    page.get_by_text("2 comments marked as spam.").wait_for()
+    with app.app_context():
+        from moderation.review import services as review
+        review.decide(other, "trash", factories.make_moderator("bob"))
+    page.locator(f"#queue-{other}").focus()
+    page.keyboard.press("s")
+    page.get_by_text("it cannot be marked as spam").wait_for()
+    page.keyboard.press("u")
+    page.wait_for_timeout(700)
+    assert [_state(app, i) for i in theirs] == ["spam", "spam"], "u undid an older decision than the last one"

@@ -200,6 +200,7 @@ BLOCKED = [
      "blocked domain spam.example.net"),
     ("blocked_ips", "203.0.113.0/24", {"author_ip": "203.0.113.9"}, "blocked IP"),
     ("blocked_ips", "2001:db8::7", {"author_ip": "2001:db8::7"}, "blocked IP"),
+    ("blocked_ips", "::ffff:192.0.2.0/120", {"author_ip": "192.0.2.77"}, "blocked IP"),
 ]
 
 

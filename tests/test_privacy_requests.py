@@ -190,7 +190,8 @@ def test_the_export_holds_every_stored_field_of_each_comment_and_event(app, thre
     assert held["decided_at"] is None
     events, moderator = document["audit_events"], db.session.scalar(sa.select(Moderator.username))
     assert [e["comment_id"] for e in events] == [first] * 3 + [second] * 2, "grouped by comment, oldest first"
-    assert all(set(e) == {"comment_id", "actor", "from_state", "to_state", "reason", "created_at"} for e in events)
+    assert all(set(e) == {"comment_id", "actor", "action", "from_state", "to_state", "reason", "note", "detail",
+                          "created_at"} for e in events)
     assert [(e["actor"], e["from_state"], e["reason"]) for e in events[:3:2]] == [("reader", None, "posted"),
                                                                                   (moderator, "held", "approve")]
     assert all(datetime.fromisoformat(e["created_at"]) for e in events)

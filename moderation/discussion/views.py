@@ -3,6 +3,7 @@ from flask import Blueprint, abort, current_app, flash, make_response, redirect,
 from flask_login import current_user, login_required
 from flask_wtf import FlaskForm
 
+from ..cleaning import stripped
 from . import services
 from .forms import DiscussionForm
 
@@ -46,10 +47,15 @@ def _saved(form, changed):
     return f"Saved: {'; '.join(names)}. Workers use the change within 2 seconds."
 
 
+# No list of threads has this many pages; a larger number is no page at all, not an overflow in the database.
+PAGES_MAX = 1_000_000
+
+
 @bp.get("/threads")
 def threads():
-    text = request.args.get("q", "").strip()[:FILTER_MAX]
-    rows, pages = services.thread_list(text, request.args.get("page", 1, type=int))
+    text = stripped(request.args.get("q", ""))[:FILTER_MAX]
+    page = min(max(request.args.get("page", 1, type=int), 1), PAGES_MAX)
+    rows, pages = services.thread_list(text, page)
     return render_template("discussion/threads.html", rows=rows, pages=pages, q=text, form=FlaskForm())
 
 

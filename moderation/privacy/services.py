@@ -72,8 +72,9 @@ def _exported_comment(comment):
 
 
 def _exported_event(event):
-    return {"comment_id": event.comment_id, "actor": event.actor, "from_state": event.from_state,
-            "to_state": event.to_state, "reason": event.reason, "created_at": event.created_at.isoformat()}
+    return {"comment_id": event.comment_id, "actor": event.actor, "action": event.action,
+            "from_state": event.from_state, "to_state": event.to_state, "reason": event.reason, "note": event.note,
+            "detail": event.detail, "created_at": event.created_at.isoformat()}
 
 
 def erase_person(email, with_text=False, actor=OPERATOR):
@@ -103,6 +104,9 @@ def erase_person(email, with_text=False, actor=OPERATOR):
 
 
 def _forget_in_examples(ids, with_text):
+    # What a moderator's edit replaced is the person's name, website and text too: it goes with them.
+    db.session.execute(sa.update(AuditEvent).where(AuditEvent.comment_id.in_(ids), AuditEvent.detail.is_not(None))
+                       .values(detail=sa.null()).execution_options(synchronize_session=False))
     theirs = TrainingExample.comment_id.in_(ids)
     if not with_text:
         db.session.execute(sa.update(TrainingExample).where(theirs).values(author=""))

@@ -158,6 +158,11 @@ class SettingsForm(FlaskForm):
         }
 
 
+def _a_real_day(form, field):
+    if field.data and not 1900 <= field.data.year <= 9000:
+        raise ValidationError("Choose a date between 1900 and 9000.")
+
+
 class AuditForm(FlaskForm):
     """The audit page's filters (a GET form)."""
 
@@ -167,8 +172,8 @@ class AuditForm(FlaskForm):
     moderator = StringField("Moderator", filters=[stripped], validators=[Length(max=80)])
     action = SelectField("Action", choices=[SelectChoice("", "any")] + [SelectChoice(a, a) for a in AUDITED_ACTIONS],
                          default="")
-    since = DateField("From", validators=[Optional()])
-    until = DateField("To (inclusive)", validators=[Optional()])
+    since = DateField("From", validators=[Optional(), _a_real_day])
+    until = DateField("To (inclusive)", validators=[Optional(), _a_real_day])
 
     def criteria(self):
         if not self.validate():

@@ -2,6 +2,7 @@
 import functools
 import hashlib
 import ipaddress
+import json
 import secrets
 import time
 from dataclasses import dataclass
@@ -37,7 +38,9 @@ ACTIONS = {
 RESTORABLE = {"pending", "held", "approved", "rejected", "spam"}
 ACTIONS_WITH_RESTORE = {**ACTIONS, "restore": (None, {"trash"})}
 DELETABLE = ("spam", "trash")
-UNDOABLE = {*ACTIONS, "restore", "edit"}
+UNDOABLE = {*ACTIONS, "restore", "edit", "reply"}
+# Undoing a staff reply takes it off the page, into the trash (from where it can be restored or deleted).
+UNDONE_REPLY_STATE = "trash"
 # What the audit page can filter on: the moderators' actions and the checker's verdicts.
 AUDITED_ACTIONS = (*ACTIONS, "restore", "edit", "reply", "delete", "undo", "check")
 UNDO_WINDOW = timedelta(minutes=10)
@@ -274,7 +277,7 @@ def undo(batch, moderator):
     if any(e.action not in UNDOABLE for e in events):
         raise DecisionRefused("A comment deleted for good cannot be brought back.")
     restored, skipped, undo_batch = [], [], new_batch()
-    if any(e.action == "edit" for e in events):
+    if any(e.action in ("edit", "reply") for e in events):
         for event in events:
             comment = db.session.get(Comment, event.comment_id, populate_existing=True)
             if comment is None or not _revert(comment, event, moderator, undo_batch):
@@ -319,17 +322,18 @@ def _action_of(events, comment_id):
 
 
 def _revert(comment, event, moderator, undo_batch):
+    back_to = {"edit": event.to_state, "reply": UNDONE_REPLY_STATE}.get(event.action, event.from_state)
     if event.action == "edit":
-        if comment.edited_at is None or comment.body != (event.detail or {}).get("new_body", comment.body):
+        if comment.body != (event.detail or {}).get("new_body", comment.body):
             return False
-        _restore_fields(comment, event.detail)
+        _restore_fields(comment, event)
     elif db.session.execute(
             sa.update(Comment).where(Comment.id == comment.id, Comment.state == event.to_state)
-            .values(state=event.from_state).execution_options(synchronize_session="fetch")).rowcount != 1:
+            .values(state=back_to).execution_options(synchronize_session="fetch")).rowcount != 1:
         return False
     event.undone_at = utcnow()
-    back = record(comment, event.to_state, event.from_state if event.action != "edit" else event.to_state,
-                  actor="moderator", moderator=moderator, reason=f"undo {event.action}")
+    back = record(comment, event.to_state, back_to, actor="moderator", moderator=moderator,
+                  reason=f"undo {event.action}")
     back.action, back.batch = "undo", undo_batch
     db.session.flush()
     learning.record_example(comment)
@@ -360,7 +364,11 @@ def edit(comment_id, moderator, *, body, author_name, author_url, then_approve=F
     elif not then_approve:
         raise DecisionRefused("Nothing was changed.")
     if then_approve:
-        _apply(comment, "approve", moderator, None, batch=batch, note=note)
+        try:
+            _apply(comment, "approve", moderator, None, batch=batch, note=note)
+        except DecisionRefused:
+            db.session.rollback()  # the edit goes with the refused approval: nothing half-done
+            raise
     db.session.commit()
     if then_approve:
         send_decision_followups([comment.id])
@@ -368,9 +376,13 @@ def edit(comment_id, moderator, *, body, author_name, author_url, then_approve=F
     return comment
 
 
-def _restore_fields(comment, detail):
+def _restore_fields(comment, event):
+    """The text, name and website an edit replaced; still "edited" if an earlier edit stands."""
+    detail = event.detail
     comment.body, comment.author_name, comment.author_url = detail["body"], detail["author_name"], detail["author_url"]
-    comment.edited_at = None
+    comment.edited_at = db.session.scalar(sa.select(sa.func.max(AuditEvent.created_at)).where(
+        AuditEvent.comment_id == comment.id, AuditEvent.action == "edit", AuditEvent.undone_at.is_(None),
+        AuditEvent.id != event.id))
 
 
 def reply(parent_id, moderator, body, approve_parent=False):
@@ -412,7 +424,7 @@ def delete_for_good(comment_ids, moderator):
     deleted = []
     for chunk in _chunks(ids):
         rows = db.session.execute(sa.select(Comment.id, Comment.state).where(
-            Comment.id.in_(chunk), Comment.state.in_(DELETABLE))).all()
+            Comment.id.in_(chunk), Comment.state.in_(DELETABLE)).with_for_update()).all()
         deleted += _delete_rows(rows, moderator, new_batch())
     db.session.commit()
     return deleted, sorted(set(ids) - set(deleted))
@@ -434,6 +446,11 @@ def author_comments(comment_id, by):
     return column == value
 
 
+def count_in(state):
+    """How many comments are in a state: shown before the spam or the trash is emptied."""
+    return db.session.scalar(sa.select(sa.func.count()).select_from(Comment).where(Comment.state == state))
+
+
 def count_for_action(where, action):
     """How many comments `where` selects that `action` applies to: shown before a whole-author action runs."""
     return db.session.scalar(sa.select(sa.func.count()).select_from(Comment).where(
@@ -450,7 +467,10 @@ def decide_everything(comment_id, by, action, moderator, note=None):
 def _delete_where(where, moderator):
     deleted = []
     while True:
-        rows = db.session.execute(sa.select(Comment.id, Comment.state).where(where).order_by(Comment.id).limit(500)).all()
+        # Locked until the commit (PostgreSQL; SQLite writes one at a time): a comment rescued from the spam a
+        # moment ago is not deleted as spam.
+        rows = db.session.execute(sa.select(Comment.id, Comment.state).where(where).order_by(Comment.id).limit(500)
+                                  .with_for_update()).all()
         if not rows:
             break
         deleted += _delete_rows(rows, moderator, new_batch())
@@ -544,8 +564,7 @@ def _search_conditions(search):
     if search.ip_hash:
         conditions.append(Comment.ip_hash == search.ip_hash)
     # Each word of the reason on its own: "link limit" finds "3 links, the limit is 2".
-    conditions += [sa.cast(Comment.reasons, sa.Text).ilike(f"%{_like_escaped(word)}%", escape="\\")
-                   for word in search.reason.split()]
+    conditions += [_in_reasons(word) for word in search.reason.split()]
     if search.score_min is not None:
         conditions.append(Comment.spam_score >= search.score_min)
     if search.score_max is not None:
@@ -555,6 +574,13 @@ def _search_conditions(search):
     if search.newer_than_days:
         conditions.append(Comment.created_at >= utcnow() - timedelta(days=search.newer_than_days))
     return conditions
+
+
+def _in_reasons(word):
+    """A word in the stored reasons: as typed, or as JSON writes it ("café" is stored as "caf\\u00e9")."""
+    stored = sa.cast(Comment.reasons, sa.Text)
+    forms = dict.fromkeys((word, json.dumps(word)[1:-1]))
+    return sa.or_(*(stored.ilike(f"%{_like_escaped(form)}%", escape="\\") for form in forms))
 
 
 def _matching(q):

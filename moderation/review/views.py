@@ -21,6 +21,7 @@ EXPIRED = "That page had expired, so nothing was changed. Please try again."
 SKIPPED_LISTED = 20
 # A blind index in a search address: 64 hex digits, nothing else.
 HASHED = re.compile(r"[0-9a-f]{64}")
+BATCH = re.compile(r"[0-9a-f]{32}")
 
 
 # The console's header: (endpoint, label, administrators only); a feature not installed is left out.
@@ -203,7 +204,8 @@ def _done(message, batch=None, status=200, **extra):
     services.forget_counts()
     if _wants_json():
         undo = url_for(".undo", batch=batch) if batch else None
-        return jsonify(message=message, undo=undo, counts=services.counts_by_state(), **extra), status
+        return jsonify(message=message, undo=undo, counts=services.counts_by_state(), cap=services.COUNT_CAP,
+                       **extra), status
     flash(message, "undo" if batch else "message")
     return redirect(_safe_next(request.form.get("next")), code=303)
 
@@ -325,7 +327,7 @@ def empty(state):
         else:
             deleted = services.empty(state, current_user)
             return _done(f"{deleted:,} comment{'s' if deleted != 1 else ''} deleted for good from the {state}.")
-    count = services.count_for_action(Comment.state == state, "approve" if state == "spam" else "restore")
+    count = services.count_in(state)
     return render_template("review/empty.html", state=state, count=count, form=form)
 
 
@@ -334,6 +336,8 @@ def empty(state):
 def undo(batch):
     if not DecisionForm().validate_on_submit():
         return _refused(EXPIRED, 400)
+    if not BATCH.fullmatch(batch):
+        return _refused("There is nothing of yours to undo there.", 404)
     try:
         restored, skipped = services.undo(batch, current_user)
     except services.DecisionRefused as refused:

@@ -144,15 +144,22 @@ def email_key(email):
     return f"{local}@{normal_domain(domain) or domain}" if local else None
 
 
+IPV4_MAPPED = ipaddress.ip_network("::ffff:0:0/96")
+
+
 def network_key(text):
     """An address or a CIDR network as the lists keep it (`192.0.2.0/24`, `2001:db8::1`); None if it is neither."""
     address = normal_ip(text)
     if address:
         return address
     try:
-        return str(ipaddress.ip_network((text or "").strip(), strict=False))
+        network = ipaddress.ip_network((text or "").strip(), strict=False)
     except ValueError:
         return None
+    # `::ffff:203.0.113.0/120` is an IPv4 network written as IPv6; comments' addresses are kept as IPv4.
+    if network.version == 6 and network.subnet_of(IPV4_MAPPED):
+        return str(ipaddress.ip_network((int(network.network_address) & 0xFFFFFFFF, network.prefixlen - 96)))
+    return str(network)
 
 
 @functools.lru_cache(maxsize=32)

@@ -89,6 +89,9 @@ function status(message, undo) {
   }
   box.textContent = message + " ";
   undoAddress = undo || null;
+  // The page's own "Undo" (from before this page's last action) no longer undoes the last thing done.
+  const stale = document.getElementById("undo-form");
+  if (stale) stale.remove();
   if (undo) {
     const button = document.createElement("button");
     button.type = "button";
@@ -109,14 +112,19 @@ function send(address, data, csrfFrom) {
     });
 }
 
-function updateCounts(counts) {
+// Counts stop at the server's cap, shown as "10,000+".
+function counted(count, cap) {
+  return cap && count > cap ? cap.toLocaleString("en") + "+" : count.toLocaleString("en");
+}
+
+function updateCounts(counts, cap) {
   if (!counts) return;
   document.querySelectorAll(".tabs a[data-state]").forEach(function (tab) {
     const count = counts[tab.dataset.state];
-    if (count !== undefined) tab.querySelector(".count").textContent = count.toLocaleString("en");
+    if (count !== undefined) tab.querySelector(".count").textContent = counted(count, cap);
   });
   const waiting = document.getElementById("waiting");
-  if (waiting && counts.held !== undefined) waiting.textContent = counts.held.toLocaleString("en") + " waiting";
+  if (waiting && counts.held !== undefined) waiting.textContent = counted(counts.held, cap) + " waiting";
 }
 
 function removeRows(ids) {
@@ -154,7 +162,7 @@ function submitWithoutReload(event) {
     }
     status(result.body.message, result.body.undo);
     removeRows(result.body.ids || []);
-    updateCounts(result.body.counts);
+    updateCounts(result.body.counts, result.body.cap);
   }, function () {
     form.submit();  // the network failed, or the answer was no JSON (signed out): fall back to the plain form
   });
