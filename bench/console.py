@@ -172,6 +172,11 @@ def _figures(base, engine, args):
         "held queue, a later page": f"/moderation/?state=held&after={later}",
         f"search, common word ({COMMON_WORD})": f"/moderation/?state=held&q={COMMON_WORD}",
         f"search, rare word ({RARE_WORD})": f"/moderation/?state=held&q={RARE_WORD}",
+        "search, a word no comment has": "/moderation/?state=held&q=qxqxqxq",
+        f"search every state, rare word ({RARE_WORD})": f"/moderation/?state=all&q={RARE_WORD}",
+        "search every state, a word no comment has": "/moderation/?state=all&q=qxqxqxq",
+        "the author panel's counts (queue page with a prolific author)": "/moderation/?state=approved",
+        "audit trail": "/moderation/audit",
         "thread page, 400 approved": f"/threads/{BIG_THREAD_KEY}",
     }
     figures = {}
