@@ -54,7 +54,10 @@ HOSTILE_SETTINGS = settings(derandomize=True, deadline=None, max_examples=1000, 
 # As spam/settings.py gives them, with words a hostile text may well contain.
 CHECK_SETTINGS = {"link_limit": 2, "hold_words": ("casino", "é", "<a ", ""),
                   "blocked_words": ("viagra", "\u202e", "http://["),
-                  "spam_threshold": 0.9, "clean_threshold": 0.2, "min_form_seconds": 3.0}
+                  "spam_threshold": 0.9, "clean_threshold": 0.2, "min_form_seconds": 3.0,
+                  "blocked_emails": ("spammer@example.net",), "blocked_domains": ("example.net", "xn--bcher-kva.example"),
+                  "blocked_ips": ("203.0.113.0/24", "2001:db8::/32"), "trusted_emails": ("friend@example.com",),
+                  "trusted_domains": ("example.com",), "trusted_ips": ("198.51.100.7",)}
 # `duplicate` and `email_flood` ask the database about earlier comments; the others read only the comment.
 PURE_CHECKS = tuple(check for check in checks.CHECKS if check.__name__ not in ("duplicate", "email_flood"))
 
