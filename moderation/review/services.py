@@ -678,30 +678,44 @@ def _capped_counts(column, hashes):
     if not pairs:
         return []
     values = {f"{kind}{n}": value for n, pair in enumerate(pairs) for kind, value in zip("vs", pair)}
-    return [row for row in db.session.execute(_counts_statement(column.key, len(pairs)), values).all() if row.n]
+    statement = _counts_statement(column.key, len(pairs), db.engine.dialect.name == "postgresql")
+    return [row for row in db.session.execute(statement, values).all() if row.n]
 
 
 def _first_seen(hashes):
     if not hashes:
         return []
-    return db.session.execute(_first_seen_statement(len(hashes)), {f"v{n}": v for n, v in enumerate(hashes)}).all()
+    statement = _first_seen_statement(len(hashes), db.engine.dialect.name == "postgresql")
+    return db.session.execute(statement, {f"v{n}": v for n, v in enumerate(hashes)}).all()
 
 
 # Plain SQL, built once per size: a statement of a few hundred small SELECTs, which SQLAlchemy would take longer to
 # build than the database takes to run. Only bound values go into them; the column name is one of ours.
 @functools.lru_cache(maxsize=64)
-def _counts_statement(column, size):
+def _counts_statement(column, size, lateral):
+    """SQLite runs a UNION of small SELECTs fastest; PostgreSQL would spend longer planning it than running it,
+    so there it is one VALUES list joined LATERAL to the same capped count, planned once."""
     assert column in ("email_hash", "ip_hash")
-    one = (f"SELECT :v{{n}} AS value, :s{{n}} AS state, (SELECT count(*) FROM (SELECT 1 FROM comments "
-           f"WHERE {column} = :v{{n}} AND state = :s{{n}} LIMIT {AUTHOR_COUNT_CAP + 1}) AS capped) AS n")
+    capped = (f"SELECT count(*) FROM (SELECT 1 FROM comments WHERE {column} = {{value}} AND state = {{state}} "
+              f"LIMIT {AUTHOR_COUNT_CAP + 1}) AS capped")
+    if lateral:
+        pairs = ", ".join(f"(:v{n}, :s{n})" for n in range(size))
+        return sa.text(f"SELECT pairs.value, pairs.state, counted.n FROM (VALUES {pairs}) AS pairs (value, state) "
+                       f"CROSS JOIN LATERAL ({capped.format(value='pairs.value', state='pairs.state')}) AS counted (n)")
+    one = "SELECT :v{n} AS value, :s{n} AS state, (" + capped.format(value=":v{n}", state=":s{n}") + ") AS n"
     return sa.text(" UNION ALL ".join(one.format(n=n) for n in range(size)))
 
 
 @functools.lru_cache(maxsize=64)
-def _first_seen_statement(size):
-    one = "SELECT :v{n} AS value, (SELECT min(created_at) FROM comments WHERE email_hash = :v{n}) AS first"
-    return sa.text(" UNION ALL ".join(one.format(n=n) for n in range(size))).columns(
-        sa.column("value"), sa.column("first", UTCDateTime))
+def _first_seen_statement(size, lateral):
+    if lateral:
+        values = ", ".join(f"(:v{n})" for n in range(size))
+        statement = sa.text(f"SELECT hashes.value, (SELECT min(created_at) FROM comments WHERE email_hash = hashes.value) "
+                            f"AS first FROM (VALUES {values}) AS hashes (value)")
+    else:
+        one = "SELECT :v{n} AS value, (SELECT min(created_at) FROM comments WHERE email_hash = :v{n}) AS first"
+        statement = sa.text(" UNION ALL ".join(one.format(n=n) for n in range(size)))
+    return statement.columns(sa.column("value"), sa.column("first", UTCDateTime))
 
 
 def audit_page(moderator_name=None, action=None, since=None, until=None, before_id=None, limit=100):
