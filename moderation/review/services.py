@@ -601,7 +601,8 @@ def _matching(q):
     if db.engine.dialect.name == "postgresql":
         # The expression of the trigram index (migration 0005), word for word, so that PostgreSQL can use it.
         return SEARCHED.ilike(pattern, escape="\\")
-    return sa.or_(*(column.ilike(pattern, escape="\\") for column in (Comment.body, Comment.author_name, Comment.author_url)))
+    # SQLite's LIKE already ignores case (ASCII, as its lower() does): ilike would lower every value first, for nothing.
+    return sa.or_(*(column.like(pattern, escape="\\") for column in (Comment.body, Comment.author_name, Comment.author_url)))
 
 
 def hashed_query(q):
