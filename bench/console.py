@@ -116,16 +116,25 @@ def _sign_in(client):
         sys.exit(f"signing in answered {response.status_code}")
 
 
+# The server's own time for each console answer (its Server-Timing header), by address: the figure the targets
+# speak of, without the client's and the network's share.
+SERVER_TIMES = {}
+
+
 def _timed(client, url, requests, seconds):
     """Seconds per request, one after another, after one untimed request; every answer must be a 200."""
     client.get(url)
     times, deadline = [], time.monotonic() + seconds
+    server = SERVER_TIMES.setdefault(url, [])
     while len(times) < requests and time.monotonic() < deadline:
         started = time.perf_counter()
         response = client.get(url)
         times.append(time.perf_counter() - started)
         if response.status_code != 200:
             sys.exit(f"GET {url} answered {response.status_code}")
+        timing = response.headers.get("server-timing", "")
+        if "dur=" in timing:
+            server.append(float(timing.split("dur=", 1)[1].split(";")[0]) / 1000)
     return times
 
 
@@ -183,6 +192,8 @@ def _figures(base, engine, args):
     for name, url in pages.items():
         print(f"  timing {name}: GET {url}", flush=True)
         figures[name] = _timed(client, url, args.requests, args.seconds)
+        if SERVER_TIMES.get(url):
+            figures[f"{name}, server time"] = SERVER_TIMES[url]
     # Never more than half the queue, so that every round has BULK_IDS comments still held.
     rounds = min(BULK_ROUNDS, _count(engine, "held") // 2 // BULK_IDS)
     print(f"  timing the bulk action: {rounds} rounds of {BULK_IDS} ids, reject", flush=True)

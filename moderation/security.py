@@ -1,5 +1,7 @@
 """Security headers on every response: a strict Content-Security-Policy, and a console nobody caches."""
-from flask import current_app, request
+import time
+
+from flask import current_app, g, request
 
 # Nothing is inline (styles in static/app.css, script in static/review.js), so neither needs 'unsafe-inline'.
 CONTENT_SECURITY_POLICY = "; ".join((
@@ -38,10 +40,18 @@ def add_headers(response):
     headers.setdefault("Referrer-Policy", "no-referrer" if console else "strict-origin-when-cross-origin")
     if console:
         headers["Cache-Control"] = "no-store"
+        if "request_started" in g:
+            # How long the console took to answer, for the browser's tools and the benchmarks (Server-Timing).
+            headers["Server-Timing"] = f"app;dur={(time.perf_counter() - g.request_started) * 1000:.1f}"
     if current_app.config["MODERATION_HSTS"]:
         headers.setdefault("Strict-Transport-Security", HSTS)
     return response
 
 
+def _started():
+    g.request_started = time.perf_counter()
+
+
 def register(app):
+    app.before_request(_started)
     app.after_request(add_headers)

@@ -495,3 +495,9 @@ def test_save_and_approve_on_a_comment_approved_meanwhile_saves_nothing_and_keep
     assert db.session.get(Comment, comment.id).body == "Before."
     assert db.session.scalar(sa.select(sa.func.count()).select_from(AuditEvent).where(
         AuditEvent.comment_id == comment.id, AuditEvent.action == "edit")) == 0
+
+
+def test_console_answers_say_how_long_the_server_took(signed_in, client, thread):
+    timing = signed_in.get("/moderation/").headers["Server-Timing"]
+    assert timing.startswith("app;dur=") and float(timing.split("dur=")[1]) > 0
+    assert "Server-Timing" not in client.get(f"/threads/{thread.key}").headers
