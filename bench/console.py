@@ -189,6 +189,7 @@ def _figures(base, engine, args):
         "thread page, 400 approved": f"/threads/{BIG_THREAD_KEY}",
     }
     figures = {}
+    SERVER_TIMES.clear()  # each backend's own
     for name, url in pages.items():
         print(f"  timing {name}: GET {url}", flush=True)
         figures[name] = _timed(client, url, args.requests, args.seconds)
