@@ -32,7 +32,8 @@ from moderation.demo import BIG_THREAD_KEY, COMMON_WORD, RARE_WORD  # noqa: E402
 from tests.worker import drop_queue  # noqa: E402
 
 BIN = Path(sys.executable).parent
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/"
+from databases import scratch_database  # noqa: E402  (bench/, the script's own folder)
+
 REDIS = "redis://127.0.0.1:6379/0"
 RESULTS = ROOT / "bench" / "results" / "console.json"
 MODERATOR, PASSWORD = "bench", "a long benchmark passphrase"
@@ -40,23 +41,6 @@ BULK_IDS, BULK_ROUNDS = 500, 5
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"|name="csrf_token" value="([^"]+)"')
 INSERTED = re.compile(r"^Inserted .* in ([0-9.]+) s ")
 LABELS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
-
-
-def _database(backend, folder):
-    """The database URL and a function that removes it."""
-    if backend == "sqlite":
-        return f"sqlite:///{folder / 'bench.sqlite3'}", lambda: None
-    name = f"moderation_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(POSTGRES + "postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-
-    def drop():
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-    return POSTGRES + name, drop
 
 
 def _moderation(env, *args, stdin=None):
@@ -208,7 +192,7 @@ def _figures(base, engine, args):
 def measure(backend, args):
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
-        database_url, drop = _database(backend, folder)
+        database_url, drop = scratch_database(backend, folder)
         broker = f"sqla+sqlite:///{folder / 'broker.sqlite3'}" if backend == "sqlite" else REDIS
         queue = f"moderation-bench-{uuid.uuid4().hex[:6]}"
         env = {**os.environ, "MODERATION_ENV": "testing", "MODERATION_INSTANCE_PATH": str(folder),

@@ -27,7 +27,8 @@ from tests import factories  # noqa: E402
 from tests.conftest import form_tokens  # noqa: E402
 from tests.worker import Worker, drop_queue  # noqa: E402
 
-POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/"
+from databases import scratch_database  # noqa: E402  (bench/, the script's own folder)
+
 BROKERS = {
     "sqlite": None,
     "redis": "redis://127.0.0.1:6379/0",
@@ -35,25 +36,10 @@ BROKERS = {
 }
 
 
-def _database(stack, folder):
-    if stack == "sqlite":
-        return f"sqlite:///{folder / 'bench.sqlite3'}", lambda: None
-    name = f"moderation_bench_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(POSTGRES + "postgres", isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-
-    def drop():
-        with admin.connect() as connection:
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-    return POSTGRES + name, drop
-
-
 def measure(stack, comments):
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
-        database_url, drop = _database(stack, folder)
+        database_url, drop = scratch_database(stack, folder)
         broker_url = BROKERS[stack] or f"sqla+sqlite:///{folder / 'broker.sqlite3'}"
         queue = f"moderation-bench-{uuid.uuid4().hex[:6]}"
         settings = {"SQLALCHEMY_DATABASE_URI": database_url, "CELERY_BROKER_URL": broker_url,

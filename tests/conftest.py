@@ -18,7 +18,7 @@ from moderation.review.services import forget_counts  # noqa: E402
 from moderation.spam import settings as spam_settings  # noqa: E402
 from moderation.spam.store import forget_loaded_model  # noqa: E402
 from tests import factories  # noqa: E402
-from tests.services import POSTGRES_ADMIN_URL, need  # noqa: E402
+from tests.services import postgresql_database  # noqa: E402
 
 RUN_ID = uuid.uuid4().hex[:8]
 # Every address the suite gives a comment, through a form, the API, a factory or a service.
@@ -36,15 +36,8 @@ def sqlite_url(tmp_path_factory):
 @pytest.fixture(scope="session")
 def postgresql_url():
     """A database of this run's own on the real server, dropped at the end."""
-    need("postgresql")
-    name = f"moderation_test_{RUN_ID}"
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield admin.url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with postgresql_database(f"moderation_test_{RUN_ID}") as url:
+        yield url
 
 
 def app_config(database_url, **overrides):

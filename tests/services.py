@@ -1,4 +1,5 @@
 """Reaching the real services the suite runs against: fail in CI (CI=true, 1 or yes), skip elsewhere."""
+import contextlib
 import os
 import shutil
 import socket
@@ -44,3 +45,20 @@ def need(service):
         return
     if not _answers(*ADDRESSES[service]):
         missing(f"{service} at {ADDRESSES[service][0]}:{ADDRESSES[service][1]}")
+
+
+@contextlib.contextmanager
+def postgresql_database(name):
+    """A PostgreSQL database of that name, created empty and dropped afterwards; yields its URL."""
+    need("postgresql")
+    import sqlalchemy as sa
+
+    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield admin.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -10,7 +10,7 @@ from flask_migrate import downgrade, upgrade
 from moderation import create_app
 from moderation.extensions import db
 from tests.conftest import app_config
-from tests.services import POSTGRES_ADMIN_URL, need
+from tests.services import postgresql_database
 
 
 # PostgreSQL's trigram index for the console's search is an expression over three columns with an operator class
@@ -92,12 +92,5 @@ def test_upgrading_an_install_with_comments_keeps_its_history_replies_and_lesson
 @pytest.fixture
 def fresh_postgresql():
     """An empty PostgreSQL database of this test's own, dropped after it."""
-    need("postgresql")
-    name = f"moderation_migrate_{uuid.uuid4().hex[:8]}"
-    admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))
-    yield admin.url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with postgresql_database(f"moderation_migrate_{uuid.uuid4().hex[:8]}") as url:
+        yield url

@@ -148,14 +148,20 @@ def _token_hash(token):
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def _fresh(comment_id):
+    """The comment as the database has it now (personal columns too), or DecisionRefused if it is gone."""
+    comment = db.session.get(Comment, comment_id, populate_existing=True, options=[undefer_group("personal")])
+    if comment is None:
+        raise DecisionRefused("That comment no longer exists.")
+    return comment
+
+
 def decide(comment_id, action, moderator, reason=None, note=None):
     """One moderator's decision on one comment, with its audit event, in one commit; returns the comment.
 
     Its audit event opens an undoable batch of its own (`comment.batch`).
     """
-    comment = db.session.get(Comment, comment_id, populate_existing=True, options=[undefer_group("personal")])
-    if comment is None:
-        raise DecisionRefused("That comment no longer exists.")
+    comment = _fresh(comment_id)
     batch = new_batch()
     _apply(comment, action, moderator, reason, batch=batch, note=note)
     db.session.commit()
@@ -243,9 +249,7 @@ def _note(note):
 
 def restore(comment_id, moderator):
     """Take a comment out of the trash, back to the state it was trashed from."""
-    comment = db.session.get(Comment, comment_id, populate_existing=True, options=[undefer_group("personal")])
-    if comment is None:
-        raise DecisionRefused("That comment no longer exists.")
+    comment = _fresh(comment_id)
     if comment.state != "trash":
         raise DecisionRefused(f"Comment {comment.id} is {comment.state}, not in the trash.")
     batch = new_batch()
@@ -345,9 +349,7 @@ def edit(comment_id, moderator, *, body, author_name, author_url, then_approve=F
 
     With `then_approve`, the comment is approved in the same commit and the same undoable batch.
     """
-    comment = db.session.get(Comment, comment_id, populate_existing=True, options=[undefer_group("personal")])
-    if comment is None:
-        raise DecisionRefused("That comment no longer exists.")
+    comment = _fresh(comment_id)
     if comment.state == "trash":
         raise DecisionRefused(f"Comment {comment.id} is in the trash; restore it before editing it.")
     before = {"body": comment.body, "author_name": comment.author_name, "author_url": comment.author_url}
@@ -390,17 +392,15 @@ def reply(parent_id, moderator, body, approve_parent=False):
 
     With `approve_parent`, a comment still awaiting a decision is approved in the same commit.
     """
-    parent = db.session.get(Comment, parent_id, populate_existing=True, options=[undefer_group("personal")])
-    if parent is None:
-        raise DecisionRefused("That comment no longer exists.")
+    parent = _fresh(parent_id)
     if parent.state in ("spam", "trash", "rejected"):
         raise DecisionRefused(f"Comment {parent.id} is {parent.state}; approve it before replying to it.")
-    batch = new_batch()
-    if approve_parent and parent.state != "approved":
-        _apply(parent, "approve", moderator, None, batch=batch)
-    elif parent.state != "approved" and not approve_parent:
+    batch, approving = new_batch(), parent.state != "approved"
+    if approving and not approve_parent:
         raise DecisionRefused(f"Comment {parent.id} is not approved yet: a reply to it would hang in the air. "
                               "Approve it with the reply.")
+    if approving:
+        _apply(parent, "approve", moderator, None, batch=batch)
     now = utcnow()
     answer = Comment(thread_id=parent.thread_id, parent_id=parent.id, author_name=moderator.username, body=body,
                      state="approved", staff_id=moderator.id, reasons=[], created_at=now, checked_at=now, decided_at=now)
@@ -409,7 +409,7 @@ def reply(parent_id, moderator, body, approve_parent=False):
     event = record(answer, None, "approved", actor="moderator", moderator=moderator, reason="moderator's reply")
     event.action, event.batch = "reply", batch
     db.session.commit()
-    if approve_parent:
+    if approving:
         send_decision_followups([parent.id])
     answer.batch = batch
     return answer
