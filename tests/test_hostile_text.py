@@ -4,6 +4,7 @@ The time limits are guards against complexity, not benchmarks: a comment of 10,0
 takes some tens of milliseconds to read, while a pattern that backtracks in quadratic or cubic
 time takes seconds to minutes on it, and so fails here long before a slow machine would.
 """
+import gc
 import html
 import math
 import re
@@ -33,6 +34,26 @@ SCRIPTS = ("hello", "Привет", "שלום", "مرحبا", "你好", "नम�
 FRAGMENTS = ("<a ", "<A\t", 'href="', 'HREF="', '"', ">", "<", "</a>", "<br>", "<br/", "http://", "https://", "http://[",
              "[::1", "]", "www.", "a-", "-", ".com", ".io", "&amp;", "&#", "&#x", "&", ";", "((((", "))))", "!!", "??",
              "2:19", "#tag", "123", "x", " ", "\n", "\x00", "\ud800", "\udfff", "\u202e", ":", "/", "@", "%", "\\")
+
+
+def _cpu_seconds(work):
+    """The CPU seconds of this thread `work()` takes, the better of two tries when the first is over the budget.
+
+    Backtracking is slow on every try; a collection of the garbage of a long test session, or another
+    process taking the core's caches, is not (the collector is also kept out of the measured time).
+    """
+    tries = []
+    for _ in range(2):
+        gc.disable()
+        try:
+            started = time.thread_time()
+            work()
+            tries.append(time.thread_time() - started)
+        finally:
+            gc.enable()
+        if tries[-1] < BUDGET:
+            break
+    return min(tries)
 
 
 def _run(unit, length):
@@ -84,12 +105,14 @@ def app_context():
 @_found_first()
 def test_the_model_reads_any_text(text):
     spam_model = seed_model()
-    started = time.thread_time()
-    score = spam_model.scores([text], [text])[0]
-    reasons = spam_model.explain(text, text)
-    features = model.dense_features(text, text)
-    normalised = model.normalise(text)
-    assert time.thread_time() - started < BUDGET
+    read = {}
+
+    def work():
+        read.update(score=spam_model.scores([text], [text])[0], reasons=spam_model.explain(text, text),
+                    features=model.dense_features(text, text), normalised=model.normalise(text))
+
+    assert _cpu_seconds(work) < BUDGET
+    score, reasons, features, normalised = read["score"], read["reasons"], read["features"], read["normalised"]
     assert math.isfinite(score) and 0 <= score <= 1
     assert all(isinstance(reason, str) for reason in reasons) and isinstance(normalised, str)
     assert all(math.isfinite(feature) for feature in features)
@@ -102,9 +125,12 @@ def test_the_rule_checks_read_any_comment(app_context, text, form_seconds, honey
     # conftest watches every log for each address a comment is given: a bare "x" or " " would match any line.
     comment = Comment(body=text, author_name=text, author_email=f"{text}@hostile.invalid", author_url=text,
                       author_ip=text, user_agent=text, form_seconds=form_seconds, honeypot=honeypot)
-    started = time.thread_time()
-    findings = [check(comment, CHECK_SETTINGS) for check in PURE_CHECKS]
-    assert time.thread_time() - started < BUDGET
+    findings = []
+
+    def work():
+        findings[:] = [check(comment, CHECK_SETTINGS) for check in PURE_CHECKS]
+
+    assert _cpu_seconds(work) < BUDGET
     assert all(finding is None or finding.verdict in ("spam", "hold") for finding in findings)
 
 
