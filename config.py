@@ -122,6 +122,10 @@ class Config:
     # A comment is at most 10,000 characters: even in a 4-byte script, percent-encoded by the browser, it fits.
     MAX_CONTENT_LENGTH = 160 * 1024
     WTF_CSRF_TIME_LIMIT = 3600 * 4
+    # Every message a reader can see is the app's own, translated by Flask-Babel. Flask-WTF's translation of
+    # WTForms' built-in messages (none of which a form here shows) read WTForms' catalogue from disk for every field
+    # of every form built: a tenth of a comment's post.
+    WTF_I18N_ENABLED = False
     MODERATION_AUTO_APPROVE = "never"
     MODERATION_FLOOD_INTERVAL = 15
     MODERATION_SWEEP_AFTER = 120

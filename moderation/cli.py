@@ -12,14 +12,11 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from config import ConfigError, new_data_key, private_folder
 
-from . import create_app
+from . import create_app, webserver
 from .api import tokens as api_tokens
 from .comments import services as comments
 from .review import services as review
 from .supervise import run_children
-
-WEB_THREADS = 8
-
 
 def _create_app():
     """The app, or one sentence naming the setting that is missing or wrong (no traceback)."""
@@ -37,18 +34,21 @@ def cli():
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, envvar="PORT", help="or the PORT environment variable")
-@click.option("--threads", default=WEB_THREADS, show_default=True, help="web threads answering requests")
+@click.option("--workers", type=int, default=None, envvar="MODERATION_WEB_WORKERS",
+              help="web processes  [default: two per core, 2 to 8; or MODERATION_WEB_WORKERS]")
+@click.option("--threads", default=webserver.THREADS, show_default=True, help="threads per web process")
 @click.option("--concurrency", default=2, show_default=True, help="Celery worker processes")
 @click.option("--demo-site", "demo_site", type=int, default=None, envvar="DEMO_SITE_PORT",
               help="also serve a demo article of 'another site' on http://localhost:PORT that embeds the widget")
 @with_appcontext
-def serve(host, port, threads, concurrency, demo_site):
+def serve(host, port, workers, threads, concurrency, demo_site):
     """Web server, a Celery worker and the scheduler, in the foreground; Ctrl-C stops all of them."""
     os.umask(0o077)
     private_folder(current_app.instance_path)
     python = sys.executable
     children = {
-        "web": [python, "-m", "moderation.cli", "web", "--host", host, "--port", str(port), "--threads", str(threads)],
+        "web": [python, "-m", "moderation.cli", "web", "--host", host, "--port", str(port), "--threads", str(threads),
+                "--workers", str(workers or webserver.default_workers())],
         "worker": [python, "-m", "celery", "-A", "workers", "worker", "--loglevel", "INFO", "--concurrency", str(concurrency)],
         "scheduler": [python, "-m", "celery", "-A", "workers", "beat", "--loglevel", "INFO"],
     }
@@ -91,15 +91,21 @@ def demo_site(port, service):
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, envvar="PORT", help="or the PORT environment variable")
-@click.option("--threads", default=WEB_THREADS, show_default=True, help="threads answering requests")
+@click.option("--workers", type=int, default=None, envvar="MODERATION_WEB_WORKERS",
+              help="web processes  [default: two per core, 2 to 8; or MODERATION_WEB_WORKERS]")
+@click.option("--threads", default=webserver.THREADS, show_default=True, help="threads per web process")
+@click.option("--server", type=click.Choice(["gunicorn", "waitress"]), default="gunicorn", show_default=True,
+              help="waitress: one process that reads each request whole before a thread sees it")
 @with_appcontext
-def web(host, port, threads):
-    """The web app alone, on waitress: it reads whole requests before a thread sees them, so slow clients
-    cannot tie the threads up (put a buffering proxy in front for TLS in production)."""
+def web(host, port, workers, threads, server):
+    """The web app alone: gunicorn, one process per half core (put a buffering TLS proxy in front in production)."""
+    if server == "gunicorn":
+        webserver.serve(create_app, host, port, workers or webserver.default_workers(), threads)
+        return
     from waitress import serve as waitress_serve
 
     app = current_app._get_current_object()
-    waitress_serve(app, host=host, port=port, threads=threads, ident="moderation", connection_limit=1000,
+    waitress_serve(app, host=host, port=port, threads=threads * 2, ident="moderation", connection_limit=1000,
                    channel_timeout=30, clear_untrusted_proxy_headers=not app.config["MODERATION_PROXY_HOPS"],
                    # Up to twice the app's own limit the reader gets its explanation; beyond, nothing is read.
                    max_request_body_size=2 * app.config["MAX_CONTENT_LENGTH"])

@@ -23,6 +23,7 @@ from .privacy.addresses import truncated_ip
 from .privacy.crypto import Encrypted, email_index, ip_index
 from .review.services import create_moderator
 from .spam.services import CHECKER
+from .text import render_body
 
 DEMO_KEY = "hello-world"
 DEMO_COMMENTS = (
@@ -223,6 +224,7 @@ class _Synthetic:
         self.author_count = len(self.readers.all) + len(self.spammers.all)
         self.user_agents = [self.seal("user_agent", agent) for agent in USER_AGENTS]
         self.bodies = _bodies(rng)
+        self.rendered = {}
         self.recent_approved = [deque(maxlen=50) for _ in self.thread_ids]
         moderator = db.session.scalar(sa.select(Moderator).order_by(Moderator.id).limit(1))
         self.moderator = (moderator.id, moderator.username) if moderator else (None, "demo data")
@@ -240,10 +242,12 @@ class _Synthetic:
         score, reasons = _verdict(state, rng)
         checked, decided = self._dates(created, state)
         parent = self.recent_approved[thread]
+        body = self.body(i, state)
         row = dict(
             id=self.first_id + i, thread_id=self.thread_ids[thread], author_name=author.name,
             parent_id=rng.choice(parent) if parent and rng.random() < REPLY_SHARE else None,
-            author_email=author.email, email_hash=author.email_hash, author_url=author.url, body=self.body(i, state),
+            author_email=author.email, email_hash=author.email_hash, author_url=author.url, body=body,
+            body_html=self.html(body),
             state=state, spam_score=score, reasons=reasons, honeypot=False, ip_hash=ip_hash,
             # Only a comment a moderator may still review keeps the whole address, and only within retention.
             author_ip=whole_ip if state == "held" and not purged else kept_ip, reader_hash=author.reader_hash,
@@ -256,6 +260,12 @@ class _Synthetic:
         if state == "approved":
             parent.append(row["id"])
         return row
+
+    def html(self, body):
+        """The body as the pages show it, made once per distinct text of the pool."""
+        if body not in self.rendered:
+            self.rendered[body] = str(render_body(body))
+        return self.rendered[body]
 
     def body(self, i, state):
         text = self.rng.choice(self.bodies[state != "spam"])

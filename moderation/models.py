@@ -3,10 +3,12 @@ from datetime import datetime, timezone
 
 import sqlalchemy as sa
 from flask_login import UserMixin
+from markupsafe import Markup
 from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from .extensions import db
 from .privacy.crypto import Encrypted, EncryptedJSON, email_index
+from .text import render_body
 
 STATES = ("pending", "held", "approved", "rejected", "spam", "trash")
 # Personal columns load only when asked for (`undefer_group("personal")`): a public page never decrypts them.
@@ -44,6 +46,11 @@ class Thread(db.Model):
     url: Mapped[str | None] = mapped_column(sa.String(2000))
     comments_open: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # One more whenever what its readers see changes: a comment approved or no longer approved, or an approved one
+    # edited, moved or erased. Kept by the database's own triggers (migration 0006), so no code path can forget it;
+    # what a thread's readers are shown is made once per version (comments/rendered.py). A migration that rebuilds
+    # the comments table on SQLite must create those triggers again.
+    version: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class Comment(db.Model):
@@ -72,6 +79,8 @@ class Comment(db.Model):
     email_hash: Mapped[str | None] = mapped_column(sa.String(64))
     author_url: Mapped[str | None] = mapped_column(sa.String(2000))
     body: Mapped[str] = mapped_column(sa.Text)
+    # The text as the pages show it (escaped, paragraphs, links), made whenever `body` is set, never on a read.
+    body_html: Mapped[str | None] = mapped_column(sa.Text)
     state: Mapped[str] = mapped_column(sa.String(16), default="pending")
     spam_score: Mapped[float | None]
     reasons: Mapped[list] = mapped_column(sa.JSON, default=list)
@@ -103,6 +112,16 @@ class Comment(db.Model):
     def _index_email(self, key, email):
         self.email_hash = email_index(email)
         return email
+
+    @validates("body")
+    def _render_body(self, key, body):
+        self.body_html = str(render_body(body)) if body is not None else None
+        return body
+
+    @property
+    def html(self):
+        """The text as safe HTML: made when it was written (a row from before that is rendered now)."""
+        return Markup(self.body_html) if self.body_html is not None else render_body(self.body or "")
 
     @property
     def anchor(self):

@@ -5,6 +5,8 @@ from celery import Celery, Task
 from flask import current_app
 from kombu.exceptions import OperationalError
 
+from . import embedded_broker
+
 CHECK_COMMENT = "moderation.check_comment"
 SWEEP_PENDING = "moderation.sweep_pending"
 LEARN_FROM_DECISION = "moderation.learn_from_decision"
@@ -14,7 +16,6 @@ NOTIFY_MODERATORS = "moderation.notify_moderators"
 PURGE_EVERY_SECONDS = 3600
 # A hard limit this much after the soft one: the soft limit lets the task record why it stopped.
 HARD_LIMIT_MARGIN = 10
-EMBEDDED_POLLING_SECONDS = 0.1
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,7 @@ def celery_settings(config, instance_path):
     queue = config["MODERATION_QUEUE"]
     broker_url = config["CELERY_BROKER_URL"]
     if broker_url.startswith("sqla+"):
-        _poll_embedded_broker_faster()
+        embedded_broker.register()
     return {
         "broker_url": broker_url,
         "broker_connection_retry_on_startup": True,
@@ -80,17 +81,6 @@ def _time_limits(config):
     return {name: {"soft_time_limit": soft, "time_limit": soft + HARD_LIMIT_MARGIN} for name, soft in limits.items()}
 
 
-def _poll_embedded_broker_faster():
-    """The embedded broker is a table that workers poll, by default once a second.
-
-    kombu's `polling_interval` transport option cannot be used with this transport (it is passed
-    on to SQLAlchemy's create_engine, which refuses it), so the transport's own default is set.
-    """
-    from kombu.transport import sqlalchemy as embedded
-
-    embedded.Transport.polling_interval = EMBEDDED_POLLING_SECONDS
-
-
 def send_check_comment(comment_id):
     """Queue the spam check; if the broker is down, the scheduled sweep sends it later."""
     return _send(CHECK_COMMENT, comment_id)
@@ -113,10 +103,15 @@ def send_decision_followups(comment_ids):
 
 
 def _send(name, *args, countdown=None):
+    """Send, after the commit that made the work: whatever the broker does then, what was committed stays and the
+    request answers as it would have (the sweep sends a comment's check again; see README, delivery)."""
     celery_app = current_app.extensions["celery"]
     try:
         celery_app.send_task(name, args=args, countdown=countdown)
     except OperationalError as error:
         log.warning("could not queue %r for %r, the sweep will retry: %r", name, args, error)
+        return False
+    except Exception:  # noqa: BLE001 - any failure of the broker's client, after the commit, must not become a 500
+        log.exception("queueing %r for %r failed, the sweep will retry", name, args)
         return False
     return True

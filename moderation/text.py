@@ -6,6 +6,8 @@ from flask_wtf.csrf import generate_csrf
 from markupsafe import Markup, escape
 
 PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+# Half of a UTF-16 pair, alone: a str may hold one (JSON can carry one), no encoding can write it.
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
 # One character class repeated once, with nothing after it: a failed match cannot backtrack, so this is linear.
 URL = re.compile(r"\b(https?://|www\.)[^\s<>\"']+", re.IGNORECASE)
 # Sentence punctuation right after a URL belongs to the sentence, not to the address.
@@ -54,7 +56,7 @@ def linkify(text):
 
 def render_body(text):
     """Escape everything the commenter wrote; the only tags are the ones we add, and nh3 checks them once more."""
-    text = text.replace("\r\n", "\n").strip()
+    text = LONE_SURROGATE.sub("\ufffd", text.replace("\r\n", "\n").strip())
     paragraphs = ("<p>" + linkify(chunk).replace("\n", "<br>\n") + "</p>" for chunk in PARAGRAPH_BREAK.split(text))
     return Markup(nh3.clean("\n".join(paragraphs), **CLEAN))
 

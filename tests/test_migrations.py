@@ -81,9 +81,15 @@ def test_upgrading_an_install_with_comments_keeps_its_history_replies_and_lesson
         upgrade()
         with db.engine.connect() as connection:
             assert _kept(connection) == (3, 1, [(1, None), (2, 1), (3, 2)])
+            # Each comment's HTML made once, by the upgrade; the thread's version kept by the database from now on.
+            assert connection.execute(sa.text("SELECT body_html FROM comments")).scalars().all() == ["<p>Text</p>"] * 3
+        with db.engine.begin() as connection:
+            connection.execute(sa.text("UPDATE comments SET state = 'held' WHERE id = 3"))
+            assert connection.execute(sa.text("SELECT version FROM threads")).scalar() == 1
         downgrade(revision="0004_api_tokens")
         with db.engine.connect() as connection:
             assert _kept(connection) == (3, 1, [(1, None), (2, 1), (3, 2)])
+            connection.execute(sa.text("UPDATE comments SET state = 'approved' WHERE id = 3"))  # no trigger left behind
             if backend == "sqlite":
                 assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
         db.engine.dispose()

@@ -1,4 +1,5 @@
 """The JSON API: approved comments for anyone, the queue for a signed-in moderator. Never an email."""
+import hashlib
 from urllib.parse import urljoin, urlsplit
 
 from flask import Blueprint, current_app, g, jsonify, render_template, request, url_for
@@ -8,6 +9,7 @@ from spectree import Response
 from werkzeug.datastructures import MultiDict
 
 from ..cleaning import is_plain, plain_text
+from ..comments import rendered
 from ..comments import services as comments
 from ..comments.forms import CommentForm, opened_stamp
 from ..comments.reader import reader_hash
@@ -15,12 +17,11 @@ from ..extensions import limiter
 from ..ids import MAX_ID, parse_id
 from ..privacy.avatars import avatar_url
 from ..review import services as review
-from ..text import render_body
 from . import authors, cors, tokens
 from .schemas import (PAGE_DEFAULT, BulkDecided, BulkDecision, Counts, CountsQuery, Decided, Decision, FieldErrors,
                       FormToken, NewComment, OwnComment, Posted, Problem, PublicComment, Thread, ThreadPage)
 from .schemas import TooSoon as TooSoonProblem
-from .spec import spec
+from .spec import spec, valid_query
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 bp.before_request(cors.refuse_other_origins)
@@ -62,7 +63,7 @@ def public_comment(comment, thread, replies=()):
         author_url=comment.author_url,
         avatar=urljoin(request.host_url, avatar_url(comment)),
         body=comment.body,
-        html=str(render_body(comment.body)),
+        html=str(comment.html),
         created_at=comment.created_at.isoformat(),
         permalink=f"{thread.url.split('#', 1)[0]}#{comment.anchor}" if thread.url else None,
         awaiting_moderation=comment.state != "approved",
@@ -71,14 +72,18 @@ def public_comment(comment, thread, replies=()):
     )
 
 
-def cacheable(response, personal=False):
+def cacheable(response, personal=False, etag=None):
     """Public answers: the same for everyone, so a CDN may hold them; If-None-Match gets a 304.
 
     An answer that holds the author's own pending comments is theirs alone: no shared cache keeps it.
+    `etag`, when the answer's is known already, saves reading the whole body again.
     """
     response.headers["Cache-Control"] = "private, no-store" if personal else f"public, max-age={PUBLIC_MAX_AGE}"
     response.vary.add(authors.HEADER)
-    response.add_etag()
+    if etag:
+        response.set_etag(etag)
+    else:
+        response.add_etag()
     return response.make_conditional(request)
 
 
@@ -98,27 +103,39 @@ def queued_comment(comment):
 
 @bp.get("/threads/<key>/comments")
 @spec.validate(query=ThreadPage, resp=Response(HTTP_200=Thread, HTTP_304=None, HTTP_403=Problem, HTTP_422=FieldErrors,
-                                               HTTP_503=Problem), tags=["public"])
+                                               HTTP_503=Problem), tags=["public"], skip_validation=True)
 def thread_comments(key):
     """A thread's approved comments, threaded, a page of top-level comments at a time.
 
     A key nobody has commented under yet answers an empty thread, so a new article shows an empty
     thread and the form.
     """
-    page = request.context.query
+    page = valid_query(ThreadPage)
     thread = comments.get_thread(key)
     if thread is None:
         empty = Thread(thread=key, title=None, url=None, comments_open=True, replies_open=comments.replies_allowed(),
                        total=0, comments=[], next=None)
         return cacheable(jsonify(empty.model_dump()))
     own = authors.sent_hash()
+    limit = page.limit or comments.comments_per_page() or PAGE_DEFAULT
+    if own is not None and comments.has_awaiting(thread, own_reader_hash=own):
+        body, etag = _thread_json(thread, limit, page.after, own)
+        return cacheable(_json_response(body), personal=True, etag=etag)
+    key_of_answer = rendered.thread_key(thread, "json", limit, page.after, thread.title, thread.url,
+                                        comments.is_open(thread), comments.replies_allowed(), comments.thread_depth(),
+                                        request.host_url)
+    body, etag = rendered.kept(key_of_answer, lambda: _thread_json(thread, limit, page.after))
+    return cacheable(_json_response(body), etag=etag)
+
+
+def _thread_json(thread, limit, after, own=None):
+    """(the JSON of a page of the thread, its ETag): approved comments, and the reader's own awaiting ones."""
     shown = comments.visible_comments(thread, own_reader_hash=own)
     roots = comments.comment_tree(shown)
-    limit = page.limit or comments.comments_per_page() or PAGE_DEFAULT
     start = 0
-    if page.after is not None:
+    if after is not None:
         ids = [comment.id for comment, _ in roots]
-        start = ids.index(page.after) + 1 if page.after in ids else sum(1 for i in ids if i <= page.after)
+        start = ids.index(after) + 1 if after in ids else sum(1 for i in ids if i <= after)
     chosen = roots[start:start + limit]
     more = start + limit < len(roots)
     answer = Thread(
@@ -128,7 +145,12 @@ def thread_comments(key):
         next=url_for(".thread_comments", key=thread.key, limit=limit, after=chosen[-1][0].id, _external=True)
         if more else None,
     )
-    return cacheable(jsonify(answer.model_dump()), personal=own is not None)
+    body = jsonify(answer.model_dump()).get_data()
+    return body, hashlib.blake2b(body, digest_size=16).hexdigest()
+
+
+def _json_response(body):
+    return current_app.response_class(body, mimetype="application/json")
 
 
 @bp.get("/threads/<key>/form")
@@ -179,7 +201,7 @@ def post_comment(key):
         return jsonify(error=refused.message), refused.status
     answer = Posted(comment=OwnComment(
         id=comment.id, parent_id=comment.parent_id, state=comment.state, author_name=comment.author_name,
-        author_url=comment.author_url, body=comment.body, html=str(render_body(comment.body)),
+        author_url=comment.author_url, body=comment.body, html=str(comment.html),
         created_at=comment.created_at.isoformat(),
     ), author_token=authors.token_for(key_of_reader))
     location = url_for(".thread_comments", key=key)

@@ -7,6 +7,7 @@ from flask import current_app
 from flask_babel import gettext
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import undefer
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..audit import record
@@ -118,6 +119,11 @@ def replies_allowed():
     return settings.current()["thread_depth"] > 1
 
 
+def thread_depth():
+    """How deep replies nest (1: no replies)."""
+    return settings.current()["thread_depth"]
+
+
 def comments_per_page():
     """Top-level comments per page as the administrator set it; 0: a thread page shows them all."""
     return settings.current()["comments_per_page"]
@@ -135,7 +141,22 @@ def visible_comments(thread, own_ids=(), own_reader_hash=None):
     if own_reader_hash:
         shown = sa.or_(shown, sa.and_(Comment.reader_hash == own_reader_hash, awaiting_its_author()))
     query = sa.select(Comment).where(Comment.thread_id == thread.id, shown).order_by(Comment.created_at, Comment.id)
+    if current_app.config["MODERATION_GRAVATAR"]:
+        query = query.options(undefer(Comment.author_email))  # Gravatar's address is made from it: one query for all
     return list(db.session.scalars(query))
+
+
+def has_awaiting(thread, own_ids=(), own_reader_hash=None):
+    """Whether this browser has comments of its own in the thread that only it is shown (awaiting moderation)."""
+    own = []
+    if own_ids:
+        own.append(Comment.id.in_(list(own_ids)))
+    if own_reader_hash:
+        own.append(Comment.reader_hash == own_reader_hash)
+    if not own:
+        return False
+    query = sa.select(Comment.id).where(Comment.thread_id == thread.id, sa.or_(*own), awaiting_its_author()).limit(1)
+    return db.session.scalar(query) is not None
 
 
 def comment_tree(comments, depth_max=None):
@@ -259,9 +280,20 @@ def _post(thread, *, author_name, author_email, author_url, body, parent_id, hon
     db.session.add(comment)
     db.session.flush()
     record(comment, None, "pending", actor="reader", reason="posted")
-    db.session.commit()
+    _commit_as_written()
     send_check_comment(comment.id)
     return comment
+
+
+def _commit_as_written():
+    """Commit without expiring what the session holds: the comment was written whole a moment ago, so what the
+    session holds is what the database holds, and the answer need not read the comment and its thread back."""
+    session = db.session()
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = True
 
 
 def _approved_parent(thread, parent_id):

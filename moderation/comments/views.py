@@ -2,13 +2,14 @@
 from types import SimpleNamespace
 
 from flask import Blueprint, abort, current_app, make_response, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import get_locale, get_timezone, gettext
+from markupsafe import Markup
 from sqlalchemy.exc import OperationalError
 
 from .. import errors
 from ..extensions import limiter
 from ..ids import parse_id
-from . import reader, services
+from . import reader, rendered, services
 from .forms import CommentForm, opened_stamp
 
 bp = Blueprint("comments", __name__)
@@ -79,7 +80,7 @@ def database_unreachable(error):
     # Nothing of the thread can be read now: the form stands alone under a heading that says what happened.
     thread = SimpleNamespace(key=request.view_args["key"], title=gettext("Your comment was not posted yet"), url=None,
                              comments_open=True)
-    html = render_template("comments/thread.html", thread=thread, form=CommentForm(), tree=[],
+    html = render_template("comments/thread.html", thread=thread, form=CommentForm(), comments_html="",
                            page=services.ThreadPage([], 1, 1), comments_open=True, replies=False,
                            problem=services.CommentRefused(str(errors.UNAVAILABLE)), opened_stamp=opened_stamp())
     return html, 503, {"Retry-After": str(errors.RETRY_AFTER_SECONDS), "Cache-Control": "private, no-store"}
@@ -103,11 +104,29 @@ def _page(thread, form, status=200, problem=None):
         getattr(form, problem.field).errors = [problem.message]
     if form.parent_id.errors:
         form.parent_id.data = ""
-    page = services.thread_page(thread, reader.own_comment_ids(), request.args.get("page", 1, type=int))
+    comments_open, replies = services.is_open(thread), services.replies_allowed()
+    comments_html, page = _comments(thread, reader.own_comment_ids(), request.args.get("page", 1, type=int),
+                                    comments_open, replies)
     html = render_template(
-        "comments/thread.html", thread=thread, form=form, tree=page.tree, page=page, problem=problem,
-        comments_open=services.is_open(thread), replies=services.replies_allowed(), opened_stamp=opened_stamp(),
+        "comments/thread.html", thread=thread, form=form, comments_html=Markup(comments_html), page=page,
+        problem=problem, comments_open=comments_open, replies=replies, opened_stamp=opened_stamp(),
     )
     response = make_response(html, status)
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+def _comments(thread, own_ids, number, comments_open, replies):
+    """(the HTML of the comments on page `number`, the page without its comments): made once per version of the
+    thread for every reader, except for a reader whose own comments await moderation there, shown to them alone."""
+    def make():
+        page = services.thread_page(thread, own_ids, number)
+        html = render_template("comments/_comments.html", thread=thread, tree=page.tree, page=page,
+                               comments_open=comments_open, replies=replies)
+        return html, services.ThreadPage([], page.number, page.pages)
+
+    if services.has_awaiting(thread, own_ids=own_ids):
+        return make()
+    key = rendered.thread_key(thread, "page", number, comments_open, replies, services.comments_per_page(),
+                              services.thread_depth(), str(get_locale()), str(get_timezone()), request.script_root)
+    return rendered.kept(key, make)

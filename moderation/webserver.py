@@ -1,0 +1,98 @@
+"""The production web server: gunicorn, with as many processes as the machine has cores to use them.
+
+Python runs one thread at a time per process, so the processes are what use the cores; the threads in each
+(gunicorn's `gthread` workers) answer while another request waits on the database or the broker, and hold
+kept-alive connections without a process each. gunicorn hands a connection that has sent nothing yet back to a
+poller; one that sent part of a request and stopped would hold its thread for as long as it stays open, so here
+each read and write on a client's socket gives up after CLIENT_SECONDS. Each process builds its own app (nothing
+is shared across a fork: no database connection, no broker connection).
+"""
+import errno
+import logging
+import os
+import socket
+import struct
+
+from gunicorn.app.base import BaseApplication
+from gunicorn.config import Config
+from gunicorn.workers.gthread import ThreadWorker
+
+# Per process: requests that wait on the database or the broker overlap; more threads only add switching.
+THREADS = 4
+# Each process holds its own app, about 100 MB with the spam model: a bound, whatever the machine.
+MOST_WORKERS = 8
+TIMEOUT_SECONDS = 30
+# How long a thread waits on a client that stopped sending (or reading) mid-request; a person's browser, even on a
+# poor connection, sends a comment's few kilobytes in far less.
+CLIENT_SECONDS = 5
+STALLED = (errno.EAGAIN, errno.EWOULDBLOCK, errno.ETIMEDOUT)
+
+
+def cores():
+    """The cores this process may run on (a container's or a CPU set's limit, not the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def default_workers():
+    """Two processes per core: while one waits on a commit, the other computes."""
+    return max(2, min(2 * cores(), MOST_WORKERS))
+
+
+def _not_a_stalled_client(record):
+    """gunicorn logs a client that stopped mid-request as a socket error with its traceback: not the server's."""
+    error = record.exc_info[1] if record.exc_info else None
+    return not (isinstance(error, OSError) and error.errno in STALLED)
+
+
+class Worker(ThreadWorker):
+    """gunicorn's threaded worker, each client socket bounded in how long one read or write may wait."""
+
+    def init_process(self):
+        logging.getLogger("gunicorn.error").addFilter(_not_a_stalled_client)
+        super().init_process()
+
+    def enqueue_req(self, conn):
+        bound = struct.pack("ll", CLIENT_SECONDS, 0)
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, bound)
+        conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, bound)
+        super().enqueue_req(conn)
+
+
+class Server(BaseApplication):
+    def __init__(self, factory, options):
+        self.factory, self.options = factory, options
+        super().__init__()
+
+    def load_config(self):
+        for name, value in self.options.items():
+            self.cfg.set(name, value)
+
+    def load(self):
+        return self.factory()
+
+
+def serve(factory, host, port, workers, threads):
+    """Serve `factory()`'s app until stopped (Ctrl-C or SIGTERM stop it gracefully)."""
+    Server(factory, {
+        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        "workers": workers,
+        "worker_class": Worker,
+        "threads": threads,
+        "timeout": TIMEOUT_SECONDS,
+        "graceful_timeout": 10,
+        "keepalive": 5,
+        "proc_name": "moderation-web",
+        # The app's own proxy settings (MODERATION_PROXY_HOPS) decide what a forwarded header may say; gunicorn
+        # believes none of them.
+        "forwarded_allow_ips": "",
+        "secure_scheme_headers": {},
+        # Access logs would hold every address and query; the app logs what it needs, never personal data.
+        "accesslog": None,
+        "errorlog": "-",
+        "limit_request_field_size": 8190,
+        # gunicorn 27's control socket is one path per user: two servers on a machine would take it from each other.
+        **({"control_socket_disable": True} if "control_socket_disable" in Config().settings else {}),
+    }).run()

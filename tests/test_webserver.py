@@ -1,0 +1,75 @@
+"""`moderation web`: gunicorn with as many processes as the machine's cores can use, safe from stalled clients."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from moderation import webserver
+from tests.test_production import _free_port, _health
+from tests.worker import wait_for
+
+pytestmark = pytest.mark.pipeline
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_two_processes_per_core_at_least_two_at_most_eight():
+    cores = webserver.cores()
+    assert webserver.default_workers() == max(2, min(2 * cores, 8))
+    assert 2 <= webserver.default_workers() <= 8
+
+
+@pytest.fixture
+def web(tmp_path):
+    """`moderation web --workers 1 --threads 2` on SQLite in a process group of its own: one process, two threads."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("MODERATION_", "DATABASE_", "SECRET", "CELERY_"))}
+    env.update(MODERATION_INSTANCE_PATH=str(tmp_path / "instance"))
+    moderation = [sys.executable, "-m", "moderation.cli"]
+    subprocess.run([*moderation, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
+    subprocess.run([*moderation, "threads", "create", "stalled", "--title", "Stalled"], cwd=ROOT, env=env, check=True,
+                   capture_output=True)
+    port = _free_port()
+    log = tmp_path / "web.log"
+    with log.open("w") as output:
+        server = subprocess.Popen([*moderation, "web", "--port", str(port), "--workers", "1", "--threads", "2"],
+                                  cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: _health(base) or server.poll() is not None, timeout=60)
+        assert server.poll() is None, log.read_text()
+        yield base, port, log
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(30)
+
+
+def _stalled(port, count):
+    """Clients that send part of a request (headers, or headers and part of the body) and then nothing."""
+    clients = []
+    for n in range(count):
+        client = socket.create_connection(("127.0.0.1", port))
+        client.sendall(b"POST /threads/stalled HTTP/1.1\r\nHost: x\r\nContent-Length: 5000\r\n" +
+                       (b"\r\nbody=ab" if n % 2 else b""))
+        clients.append(client)
+    return clients
+
+
+def test_clients_that_stop_mid_request_do_not_hold_the_threads(web):
+    base, port, log = web
+    stalled = _stalled(port, 6)  # three times the threads of the only process
+    try:
+        time.sleep(1)  # every thread has taken one of them by now
+        # A stalled client keeps a thread CLIENT_SECONDS at most; held for good, the page would never come.
+        answer = httpx.get(f"{base}/threads/stalled", timeout=4 * webserver.CLIENT_SECONDS)
+        assert answer.status_code == 200
+    finally:
+        for client in stalled:
+            client.close()
+    assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
+    assert "Traceback" not in log.read_text(), "a client that stopped is not the server's error"
