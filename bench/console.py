@@ -33,6 +33,7 @@ from tests.worker import drop_queue  # noqa: E402
 
 BIN = Path(sys.executable).parent
 from databases import scratch_database  # noqa: E402  (bench/, the script's own folder)
+from results import record  # noqa: E402
 
 REDIS = "redis://127.0.0.1:6379/0"
 RESULTS = ROOT / "bench" / "results" / "console.json"
@@ -258,6 +259,7 @@ def main():
         "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"), "comments": args.comments,
         "command": "python bench/console.py " + " ".join(sys.argv[1:]), "cpus": os.cpu_count(),
         "seconds": round(time.perf_counter() - started, 1), "backends": results}, indent=2) + "\n")
+    record("console", {"comments": args.comments, "backends": results})
     print(f"\nwritten to {RESULTS.relative_to(ROOT)}")
 
 
