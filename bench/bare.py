@@ -14,6 +14,7 @@ for the database and for the embedded broker alike) or a PostgreSQL URL; BARE_BR
 """
 import os
 import sqlite3
+import threading
 import time
 from urllib.parse import parse_qs
 
@@ -77,7 +78,7 @@ def _queue(name):
 
 
 class _Store:
-    """One worker process's database connection and broker producer, opened on its first request (after the fork)."""
+    """One thread's database connection and broker producer, opened on its first request (after the fork)."""
 
     def __init__(self):
         database = os.environ["BARE_DATABASE"]
@@ -100,20 +101,22 @@ class _Store:
         return comment_id
 
 
-_store = None
+# One store per thread: a threaded worker (what `moderation web` runs) answers several requests at once, and a
+# database connection or a broker channel serves one thread.
+_local = threading.local()
 
 
 def app(environ, start_response):
     """POST /threads/<key>: the comment saved and queued, then 303 to it; anything else is a 404."""
-    global _store
     path = environ.get("PATH_INFO", "")
     if environ["REQUEST_METHOD"] != "POST" or not path.startswith("/threads/"):
         start_response("404 Not Found", [("Content-Length", "0")])
         return [b""]
     length = min(int(environ.get("CONTENT_LENGTH") or 0), MAX_BODY)
     form = {name: values[0] for name, values in parse_qs(environ["wsgi.input"].read(length).decode()).items()}
-    _store = _store or _Store()
+    if not hasattr(_local, "store"):
+        _local.store = _Store()
     key = path[len("/threads/"):]
-    comment_id = _store.save(key, form)
+    comment_id = _local.store.save(key, form)
     start_response("303 See Other", [("Location", f"/threads/{key}#comment-{comment_id}"), ("Content-Length", "0")])
     return [b""]

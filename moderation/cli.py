@@ -13,6 +13,9 @@ from flask.cli import FlaskGroup, with_appcontext
 from config import ConfigError, new_data_key, private_folder
 
 from . import create_app, webserver
+
+# waitress is one process: its threads are all it has to answer with.
+WAITRESS_THREADS = 8
 from .api import tokens as api_tokens
 from .comments import services as comments
 from .review import services as review
@@ -93,19 +96,21 @@ def demo_site(port, service):
 @click.option("--port", default=5000, show_default=True, envvar="PORT", help="or the PORT environment variable")
 @click.option("--workers", type=int, default=None, envvar="MODERATION_WEB_WORKERS",
               help="web processes  [default: two per core, 2 to 8; or MODERATION_WEB_WORKERS]")
-@click.option("--threads", default=webserver.THREADS, show_default=True, help="threads per web process")
+@click.option("--threads", type=int, default=None,
+              help=f"threads per web process  [default: {webserver.THREADS}; waitress: {WAITRESS_THREADS}]")
 @click.option("--server", type=click.Choice(["gunicorn", "waitress"]), default="gunicorn", show_default=True,
               help="waitress: one process that reads each request whole before a thread sees it")
 @with_appcontext
 def web(host, port, workers, threads, server):
     """The web app alone: gunicorn, one process per half core (put a buffering TLS proxy in front in production)."""
     if server == "gunicorn":
-        webserver.serve(create_app, host, port, workers or webserver.default_workers(), threads)
+        webserver.serve(create_app, host, port, workers or webserver.default_workers(), threads or webserver.THREADS)
         return
+    threads = threads or WAITRESS_THREADS
     from waitress import serve as waitress_serve
 
     app = current_app._get_current_object()
-    waitress_serve(app, host=host, port=port, threads=threads * 2, ident="moderation", connection_limit=1000,
+    waitress_serve(app, host=host, port=port, threads=threads, ident="moderation", connection_limit=1000,
                    channel_timeout=30, clear_untrusted_proxy_headers=not app.config["MODERATION_PROXY_HOPS"],
                    # Up to twice the app's own limit the reader gets its explanation; beyond, nothing is read.
                    max_request_body_size=2 * app.config["MAX_CONTENT_LENGTH"])

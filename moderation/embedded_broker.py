@@ -14,6 +14,7 @@ import socket
 from queue import Empty
 from time import monotonic, sleep
 
+from kombu.exceptions import OperationalError
 from kombu.transport import TRANSPORT_ALIASES
 from kombu.transport import sqlalchemy as kombu_sqlalchemy
 from kombu.utils.json import dumps
@@ -41,7 +42,12 @@ class Channel(kombu_sqlalchemy.Channel):
 
     def _queue_id(self, queue):
         if queue not in self._queue_ids:
-            self._queue_ids[queue] = self._get_or_create(queue).id
+            # kombu's _get_or_create hands back an unsaved row when the database refused it (locked, say): a message
+            # stored under no queue would be read by no worker, so the publish fails (and the sweep sends it again).
+            found = self._get_or_create(queue).id
+            if found is None:
+                raise OperationalError(f"the queue {queue!r} could not be created in the embedded broker")
+            self._queue_ids[queue] = found
         return self._queue_ids[queue]
 
     def _put(self, queue, payload, **kwargs):

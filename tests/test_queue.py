@@ -77,3 +77,31 @@ def test_a_broker_that_fails_after_the_commit_still_answers_the_reader(make_app,
         assert response.status_code == 303
         comment = db.session.scalar(sa.select(Comment).where(Comment.body == "Kept for the sweep."))
         assert comment.state == "pending", "left for the sweep to send its check"
+
+
+def test_a_queue_the_embedded_broker_could_not_create_loses_no_later_check(make_app, tmp_path):
+    """When creating the queue's row fails (a locked database, say), that post's check is left for the sweep, and
+    the next post's is queued where the workers read: never under no queue at all."""
+    broker_path = tmp_path / "broker.sqlite3"
+    app = _embedded_app(make_app, broker_path)
+    queue = app.config["MODERATION_QUEUE"]
+
+    def refused(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("INSERT INTO kombu_queue"):
+            return "INSERT INTO a_table_that_is_not_there (name) VALUES (?)", parameters
+        return statement, parameters
+
+    with app.app_context():
+        factories.make_thread("locked", "Locked")
+        client = app.test_client()
+        tokens = form_tokens(client.get("/threads/locked").get_data(as_text=True))
+        event.listen(Engine, "before_cursor_execute", refused, retval=True)
+        try:
+            first = client.post("/threads/locked", data={**tokens, **comment_fields(body="First.")})
+        finally:
+            event.remove(Engine, "before_cursor_execute", refused)
+        second = client.post("/threads/locked", data={**tokens, **comment_fields(body="Second.")})
+    assert (first.status_code, second.status_code) == (303, 303)
+    with sqlite3.connect(broker_path) as broker:
+        assert broker.execute("SELECT count(*) FROM kombu_message WHERE queue_id IS NULL").fetchone()[0] == 0
+    assert _queued(broker_path, queue) == 1, "the second post's check waits on the queue the workers read"

@@ -2,7 +2,9 @@
 however, each comment's HTML made when it was written, and the same number of queries for 5 comments or 50."""
 import pytest
 import sqlalchemy as sa
+from cachetools import LRUCache
 
+from moderation.comments import rendered
 from moderation.comments import services as comments
 from moderation.extensions import db
 from moderation.models import Comment, Thread
@@ -180,3 +182,40 @@ def test_reading_a_thread_costs_the_same_queries_for_5_comments_or_50(make_app, 
             small = _statements(app, lambda: client.get(path.format(key="small")))
             large = _statements(app, lambda: client.get(path.format(key="large")))
             assert small == large, f"{path}: {small} statements for 5 comments, {large} for 50"
+
+
+def test_a_readers_comment_turning_back_to_awaiting_meanwhile_is_never_kept_for_everyone(app, thread, moderator):
+    """Between asking whether this reader has comments awaiting and reading the thread, a moderator's undo puts
+    one back to held: the page kept for everyone must not hold it."""
+    factories.make_comment(thread, state="approved", body="Everyone sees this.")
+    author, other = app.test_client(), app.test_client()
+    tokens = form_tokens(_page(author))
+    assert author.post("/threads/first-article", data={**tokens, **comment_fields(body="Mine, rejected.")}
+                       ).status_code == 303
+    mine = db.session.scalar(sa.select(Comment.id).where(Comment.body == "Mine, rejected."))
+    review.decide(mine, "reject", moderator)
+    review.decide(factories.make_comment(thread, state="held").id, "approve", moderator)  # a new version: made again
+
+    undone = []
+
+    def undone_meanwhile(conn, cursor, statement, parameters, context, executemany):
+        if not undone and statement.lstrip().startswith("SELECT comments.id") and "ORDER BY comments.created_at" in \
+                statement:
+            undone.append(True)
+            with db.engine.begin() as other_connection:
+                other_connection.execute(sa.update(Comment).where(Comment.id == mine).values(state="held"))
+
+    sa.event.listen(db.engine, "before_cursor_execute", undone_meanwhile)
+    try:
+        _page(author)
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", undone_meanwhile)
+    assert undone, "the undo came between the two questions"
+    assert "Mine, rejected." not in _page(other)
+
+
+def test_a_thread_bigger_than_what_a_process_keeps_is_still_shown(app, client, thread, monkeypatch):
+    monkeypatch.setattr(rendered, "_kept", LRUCache(maxsize=5_000, getsizeof=lambda value: len(value[0])))
+    factories.make_comment(thread, state="approved", body="Long words. " * 600)
+    assert "Long words." in _page(client)
+    assert _bodies(client) == ["Long words. " * 600]

@@ -28,9 +28,9 @@ def _refusal(errors):
 
 
 def valid_query(model):
-    """The query string read by `model`, as spectree reads it, for a view that skips spectree's validation: an
-    answer built from the models is valid by construction, and reading a big one back to check it costs more than
-    making it. A query the model refuses aborts with the same 422 spectree's would be."""
+    """The query string read by `model`, for a view that skips spectree's validation: an answer built from the
+    models is valid by construction, and reading a big one back to check it costs more than making it. A repeated
+    parameter counts by its first value; a query the model refuses aborts with the 422 spectree's would be."""
     try:
         return model.model_validate(request.args.to_dict())
     except ValidationError as error:

@@ -6,6 +6,7 @@ whichever process or machine made the change, and nothing has to be told to forg
 version is a new key, and old ones fall out of the least-recently-used cache. A reader with comments of
 their own awaiting moderation is shown those too: their page is made for them alone, never kept.
 """
+import sys
 import threading
 
 from cachetools import LRUCache
@@ -16,7 +17,8 @@ from ..extensions import db
 # Per process. A 500-comment thread page is about 400 KB of HTML; its JSON about 250 KB.
 KEPT_BYTES = 64 * 1024 * 1024
 
-_kept = LRUCache(maxsize=KEPT_BYTES, getsizeof=lambda value: len(value[0]) + 200)
+# What the text or bytes take in memory (a str of accented or emoji text takes 2 or 4 bytes a character).
+_kept = LRUCache(maxsize=KEPT_BYTES, getsizeof=lambda value: sys.getsizeof(value[0]) + 200)
 _lock = threading.Lock()
 
 
@@ -34,6 +36,9 @@ def kept(key, make):
     if value is None:
         value = make()
         with _lock:
-            _kept[key] = value
+            try:
+                _kept[key] = value
+            except ValueError:  # bigger than everything this process keeps: served, not kept
+                pass
     return value
 

@@ -119,14 +119,16 @@ def _page(thread, form, status=200, problem=None):
 def _comments(thread, own_ids, number, comments_open, replies):
     """(the HTML of the comments on page `number`, the page without its comments): made once per version of the
     thread for every reader, except for a reader whose own comments await moderation there, shown to them alone."""
-    def make():
-        page = services.thread_page(thread, own_ids, number)
+    def make(own=()):
+        page = services.thread_page(thread, own, number)
         html = render_template("comments/_comments.html", thread=thread, tree=page.tree, page=page,
                                comments_open=comments_open, replies=replies)
         return html, services.ThreadPage([], page.number, page.pages)
 
     if services.has_awaiting(thread, own_ids=own_ids):
-        return make()
+        return make(own_ids)
     key = rendered.thread_key(thread, "page", number, comments_open, replies, services.comments_per_page(),
                               services.thread_depth(), str(get_locale()), str(get_timezone()), request.script_root)
+    # What is kept is made for nobody in particular: a comment of this reader's that turned back to awaiting since
+    # the question above must not be kept for everyone.
     return rendered.kept(key, make)

@@ -35,10 +35,11 @@ SQLITE_TRIGGERS = (
 )
 
 # On PostgreSQL, once per statement, from its transition tables: the threads a statement changed are locked in the
-# order of their ids, so that two moderators approving across the same threads at once wait, never deadlock.
+# order of their ids, so that two moderators approving across the same threads at once wait, never deadlock. The
+# lock is the one the UPDATE takes anyway (not FOR UPDATE, which would also make a reader's post wait on it).
 _BUMP = """
   IF changed IS NOT NULL THEN
-    PERFORM 1 FROM threads WHERE id = ANY(changed) ORDER BY id FOR UPDATE;
+    PERFORM 1 FROM threads WHERE id = ANY(changed) ORDER BY id FOR NO KEY UPDATE;
     UPDATE threads SET version = version + 1 WHERE id = ANY(changed);
   END IF;
   RETURN NULL;
