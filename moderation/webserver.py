@@ -3,26 +3,24 @@
 Python runs one thread at a time per process, so the processes are what use the cores; the threads in each
 (gunicorn's `gthread` workers) answer while another request waits on the database or the broker, and hold
 kept-alive connections without a process each. gunicorn hands a connection that has sent nothing yet back to a
-poller (gunicorn 27 lets a thread wait up to 5 s for them: see Worker.accept); one that sent part of a request and
-stopped would hold its thread for as long as it stays open, so here each read and write on a client's socket
-gives up after CLIENT_SECONDS. Each process builds its own app (nothing
-is shared across a fork: no database connection, no broker connection).
+poller after a thread waited up to 5 s for its first bytes; one that sent part of a request and stopped would hold
+its thread for as long as it stays open, so here each read and write on a client's socket gives up after
+CLIENT_SECONDS. Each process builds its own app (nothing is shared across a fork: no database connection, no
+broker connection).
 """
 import errno
 import logging
 import os
-import selectors
 import socket
 import struct
-import time
-from functools import partial
 
 from gunicorn.app.base import BaseApplication
-from gunicorn.workers.gthread import TConn, ThreadWorker
+from gunicorn.workers.gthread import ThreadWorker
 
-# Per process: requests that wait on the database or the broker overlap; more threads only add switching and, on
-# SQLite, writers waiting on each other (bench/web.py: 2 threads posted 10 % faster than 4 and 15 % faster than 8).
-THREADS = 2
+# Per process: requests that wait on the database or the broker overlap. Clients that stop mid-request hold a thread
+# each for up to CLIENT_SECONDS (twice that with a body): with 4 a process rides out as many as it has threads.
+# (bench/web.py: 2 threads posted about 10 % faster than 4 on SQLite, within that run's noise; 8 were slower.)
+THREADS = 4
 # Each process holds its own app, about 180 MB of its own with the spam model: a bound, whatever the machine.
 MOST_WORKERS = 8
 TIMEOUT_SECONDS = 30
@@ -52,24 +50,7 @@ def _not_a_stalled_client(record):
 
 
 class Worker(ThreadWorker):
-    """gunicorn's threaded worker: a new connection waits for its first bytes in the poller, not in a thread, and
-    each client socket is bounded in how long one read or write may wait."""
-
-    def accept(self, listener):
-        """gunicorn 27 hands a new connection to a thread, which waits up to 5 s for its first bytes: two idle
-        connections (a browser's preconnects) would stop a process of two threads for that long. Here it waits
-        in the poller, as a connection gunicorn deferred does, and reaches a thread once it has sent something."""
-        try:
-            client, address = listener.accept()
-        except OSError as error:
-            if error.errno not in (errno.EAGAIN, errno.ECONNABORTED, errno.EWOULDBLOCK):
-                raise
-            return
-        self.nr_conns += 1
-        conn = TConn(self.cfg, client, address, listener.getsockname())
-        conn.timeout = time.monotonic() + self.cfg.keepalive
-        self.pending_conns.append(conn)
-        self.poller.register(conn.sock, selectors.EVENT_READ, partial(self.on_pending_socket_readable, conn))
+    """gunicorn's threaded worker, each client socket bounded in how long one read or write may wait."""
 
     def init_process(self):
         logging.getLogger("gunicorn.error").addFilter(_not_a_stalled_client)

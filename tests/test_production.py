@@ -135,12 +135,14 @@ def test_a_clean_checkout_starts_in_production_with_db_upgrade_and_serve(product
         wait_for(lambda: _health(base) or serve.poll() is not None, timeout=60)
         assert serve.poll() is None, serve.stdout.read()
         slow = _slow_clients(port)
-        comment_id = _post_behind_tls_proxy(base, "launch")
-        wait_for(lambda: _state(database_url, comment_id) == "held", timeout=30)
-        assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200, "slow clients do not hold the server up"
-        assert _refused_unread(port).startswith(b"HTTP/1.1 413"), "a 100 MB upload is refused before it is read"
-        for s in slow:
-            s.close()
+        try:
+            comment_id = _post_behind_tls_proxy(base, "launch")
+            wait_for(lambda: _state(database_url, comment_id) == "held", timeout=30)
+            assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200, "slow clients do not hold the server up"
+            assert _refused_unread(port).startswith(b"HTTP/1.1 413"), "a 100 MB upload is refused before it is read"
+        finally:
+            for s in slow:
+                s.close()
         instance = clone / "instance"
         assert oct(instance.stat().st_mode & 0o777) == "0o700"
         assert any(p.name.startswith("celerybeat-schedule-") for p in instance.iterdir())
