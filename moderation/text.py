@@ -62,5 +62,4 @@ def render_body(text):
 
 
 def register(app):
-    app.add_template_filter(render_body, "comment_html")
     app.add_template_global(generate_csrf, "csrf_token")
