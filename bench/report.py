@@ -28,12 +28,13 @@ CONSOLE_TARGET_PAGES = ("held queue (HTML)", "held queue (JSON)")
 WEB_SETUPS = {"sqlite": "SQLite + embedded broker", "postgresql": "PostgreSQL + Redis"}
 CONSOLE_BACKENDS = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 # The order tables and charts show things in: the embedded stack first, ours before the others, then what is unknown.
-ORDER = ("sqlite", "postgresql", "redis", "rabbitmq", "form", "api", "bare", "html", "json", "widget")
+ORDER = ("sqlite", "postgresql", "redis", "rabbitmq", "form", "api", "floor", "bare", "html", "json", "widget")
 COLOURS = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#937860")
 TARGET_COLOUR = "#c0392b"
 TARGET_COLOURS = (TARGET_COLOUR, "#7b241c", "#e67e22")
 TARGET_STYLES = ("--", ":", "-.")
 CONTENDERS = {"ours": ("this service", COLOURS[0]), "bare": ("the bare app (the least a post must do)", "#8c8c8c"),
+              "floor": ("the floor of the stack (Flask, Flask-WTF, Flask-SQLAlchemy, Celery)", "#b5b5b5"),
               "peer": ("a peer (Isso, Waline)", COLOURS[1])}
 
 
@@ -323,8 +324,8 @@ def web_throughput_chart(section, folder, kind):
 
 
 def _contender(key):
-    """Whose load it is: ours (form, api, html, json, widget), the bare app's, or a peer's (isso-post, ...)."""
-    return "bare" if key == "bare" else "peer" if "-" in key else "ours"
+    """Whose load it is: ours (form, api, html, json, widget), the bare app's, the stack's floor, or a peer's."""
+    return key if key in ("bare", "floor") else "peer" if "-" in key else "ours"
 
 
 def _web_settings(section):
@@ -336,7 +337,7 @@ def _web_settings(section):
 def _kind(key, load):
     """"posting" or "reading", from the load's key (form, api, bare, *-post; html, json, widget, *-read)."""
     text = f"{key} {load.get('label', '')}".lower()
-    return "posting" if key in ("form", "api", "bare") or "post" in text else "reading"
+    return "posting" if key in ("form", "api", "bare", "floor") or "post" in text else "reading"
 
 
 def web_latency_chart(section, folder):

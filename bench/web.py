@@ -1,13 +1,15 @@
 """Web load: comments posted and threads read per second, against the bare limit and two peers, through gunicorn.
 
 Usage: python bench/web.py [--seconds 10] [--rounds 3] [--clients 8] [--workers 4] [--requests N]
-                           [--setups sqlite,postgresql] [--only ours,bare,isso,waline]
+                           [--setups sqlite,postgresql] [--only ours,bare,floor,isso,waline]
 
 Two setups, each on fresh databases dropped at the end:
 - sqlite: the service on a SQLite file with the embedded broker (`sqla+sqlite://`), as `make run` has it; the bare
   app (bench/bare.py, the least a post must do) on a SQLite file and embedded broker of its own; Isso.
 - postgresql: the service on a PostgreSQL database of its own with Redis as the broker (a queue name of its own,
   dropped at the end); the bare app likewise; Waline.
+The floor (bench/floor.py) is the same work as the bare app's through the service's own stack (Flask, Flask-WTF,
+Flask-SQLAlchemy, Celery) and nothing of the service's: how much of the gap to the bare app is the stack's.
 The service runs in production mode under `gunicorn -w WORKERS` with rate limits and the flood check off (every load
 comes from one loopback address, as for the peers); every other check stays on. No Celery worker runs: a post only
 queues its check, so the figures are the web side's, and the checks' cost is left out for every contender.
@@ -68,6 +70,7 @@ from tests.conftest import form_tokens  # noqa: E402
 from tests.worker import drop_queue  # noqa: E402
 
 import bare  # noqa: E402  (bench/, the script's own folder)
+import floor  # noqa: E402
 from databases import scratch_database  # noqa: E402
 from load import run  # noqa: E402
 from peers import PEERS, post_text, seed_comments  # noqa: E402
@@ -90,10 +93,10 @@ LOG_LINES = 30
 FAILURE = re.compile(r"Traceback|\bERROR\b|\bCRITICAL\b|\bWARNING\b")
 SETUPS = {"sqlite": "SQLite + embedded broker", "postgresql": "PostgreSQL + Redis broker"}
 PEER_OF = {"sqlite": "isso", "postgresql": "waline"}
-CONTENDERS = ("ours", "bare", "isso", "waline")
+CONTENDERS = ("ours", "bare", "floor", "isso", "waline")
 # (numerator, denominator, target): requests/s of the one over the other, where both were measured. The widget's
 # first page against each peer's client's first view has no target: they show different amounts of a thread.
-RATIOS = (("form", "bare", 0.6), ("form", "isso-post", 3), ("form", "waline-post", 1.5),
+RATIOS = (("form", "bare", 0.6), ("floor", "bare", None), ("form", "floor", None), ("form", "isso-post", 3), ("form", "waline-post", 1.5),
           ("html", "isso-read", 20), ("json", "isso-read", 20), ("widget", "isso-read", None),
           ("widget", "waline-read", None))
 
@@ -140,6 +143,8 @@ def _arguments():
                         help="Isso's flood guard: on with its limits raised (as the issue measured it), or off")
     parser.add_argument("--setups", default="sqlite,postgresql")
     parser.add_argument("--only", default=",".join(CONTENDERS), help="which of " + ",".join(CONTENDERS))
+    parser.add_argument("--loads", default="", help="only these loads (form,api,html,json,widget,bare,floor,isso-post,"
+                                                     "isso-read,waline-post,waline-read); all when empty")
     args = parser.parse_args()
     args.setups = [name.strip() for name in args.setups.split(",") if name.strip()]
     args.only = {name.strip() for name in args.only.split(",") if name.strip()}
@@ -158,10 +163,14 @@ def measure_setup(setup, args):
             loads += _ours(setup, folder / "ours", args, stack, audits)
         if "bare" in args.only:
             loads += _bare(setup, folder / "bare", args, stack, audits)
+        if "floor" in args.only:
+            loads += _floor(setup, folder / "floor", args, stack, audits)
         peer = PEER_OF[setup]
         if peer in args.only:
             peer_loads, missing[peer] = _peer(peer, folder / peer, args, stack)
             loads += peer_loads
+        if args.loads:
+            loads = [load for load in loads if load.key in args.loads.split(",")]
         print(f"  {len(loads)} loads, {args.rounds} round(s) of at most {args.seconds:g} s each; "
               "no Celery worker (posts are queued, their checks are not part of these figures)", flush=True)
         rounds = _rounds(loads, args)
@@ -360,6 +369,26 @@ def _bare(setup, folder, args, stack, audits):
         return "POST", path, headers, urlencode(form)
 
     return [Load("bare", "bare app, post", base, make_request, _status(303))]
+
+
+def _floor(setup, folder, args, stack, audits):
+    """bench/floor.py (the stack's floor) on a database and broker of its own, of the setup's kinds; its form posts,
+    each client with a session and a CSRF token of its own, as for ours; and its audit."""
+    folder.mkdir(mode=0o700)
+    database, drop = scratch_database(setup, folder)
+    stack.callback(drop)
+    queue = f"floor-bench-{uuid.uuid4().hex[:6]}"
+    broker = f"sqla+sqlite:///{folder / 'broker.sqlite3'}" if setup == "sqlite" else REDIS
+    stack.callback(drop_queue, broker, queue)
+    env = {**os.environ, "FLOOR_DATABASE": database, "FLOOR_BROKER": broker, "FLOOR_QUEUE": queue,
+           "FLOOR_SECRET_KEY": secrets.token_urlsafe(32)}
+    with mock.patch.dict(os.environ, env):
+        floor.prepare()
+    audits["floor"] = lambda: _stored_and_queued(database, "SELECT count(*) FROM floor_comments", broker, queue)
+    base = stack.enter_context(_gunicorn("floor:create_app()", env, args.workers, folder / "gunicorn.log",
+                                         *_served_as(args), "--pythonpath", str(BENCH)))
+    print(f"  floor: {base}", flush=True)
+    return [Load("floor", "floor of the stack, post", base, _form_posts(base, args.clients), _status(303))]
 
 
 def _stored_and_queued(database, count_rows, broker, queue):

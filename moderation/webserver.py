@@ -13,9 +13,11 @@ import logging
 import os
 import socket
 import struct
+from concurrent import futures
+from functools import partial
 
 from gunicorn.app.base import BaseApplication
-from gunicorn.workers.gthread import ThreadWorker
+from gunicorn.workers.gthread import TConn, ThreadWorker
 
 # Per process: requests that wait on the database or the broker overlap. Clients that stop mid-request hold a thread
 # each for up to CLIENT_SECONDS (twice that with a body): with 4 a process rides out as many as it has threads.
@@ -50,17 +52,53 @@ def _not_a_stalled_client(record):
 
 
 class Worker(ThreadWorker):
-    """gunicorn's threaded worker, each client socket bounded in how long one read or write may wait."""
+    """gunicorn's threaded worker, each client socket bounded in how long one read or write may wait, taking new
+    connections only while it has a thread free.
+
+    gunicorn's own takes every connection it can (up to 1,000), so that one process may end up holding all the kept-
+    alive connections of a proxy or of a few busy clients while the others idle: one core does the work of all.
+    Here a process whose threads are all busy leaves new connections to the others (or, when every process is busy,
+    in the listening socket's backlog until a thread is free). Kept-alive connections it already holds wait in its
+    poller as before and do not count: only requests being answered do.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.answering = 0  # requests handed to the thread pool and not finished: touched by the main thread only
 
     def init_process(self):
         logging.getLogger("gunicorn.error").addFilter(_not_a_stalled_client)
+        # gunicorn closes a finished connection "gracefully" on its main loop: it lingers up to 2 s reading until the
+        # client closes its side, and meanwhile the process accepts nothing and answers none of its kept-alive
+        # connections. A client that never closes would stall the whole process 2 s at a time; here it waits on a
+        # thread of its own.
+        self.closer = futures.ThreadPoolExecutor(max_workers=self.cfg.threads, thread_name_prefix="close")
         super().init_process()
 
     def enqueue_req(self, conn):
         bound = struct.pack("ll", CLIENT_SECONDS, 0)
         conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, bound)
         conn.sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, bound)
+        self.answering += 1
         super().enqueue_req(conn)
+        if self.answering >= self.cfg.threads:
+            self.set_accept_enabled(False)
+
+    def finish_request(self, conn, fs):
+        self.answering -= 1
+        conn.close = partial(self._close, conn)
+        super().finish_request(conn, fs)
+
+    def _close(self, conn, graceful=False):
+        if graceful:
+            self.closer.submit(TConn.close, conn, graceful=True)
+        else:
+            TConn.close(conn)
+
+    def set_accept_enabled(self, enabled):
+        """gunicorn's main loop turns accepting on whenever it holds fewer connections than its limit; on, here, only
+        while a thread is free too (the loop asks again after every finished request)."""
+        super().set_accept_enabled(enabled and self.answering < self.cfg.threads)
 
 
 class Server(BaseApplication):

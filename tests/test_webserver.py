@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -24,20 +25,21 @@ def test_two_processes_per_core_at_least_two_at_most_eight():
     assert 2 <= webserver.default_workers() <= 8
 
 
-@pytest.fixture
-def web(tmp_path):
-    """`moderation web --workers 1 --threads 2` on SQLite in a process group of its own: one process, two threads."""
+@contextmanager
+def _web(folder, workers, threads):
+    """`moderation web --workers W --threads T` on SQLite in a process group of its own: (base URL, port, log)."""
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("MODERATION_", "DATABASE_", "SECRET", "CELERY_"))}
-    env.update(MODERATION_INSTANCE_PATH=str(tmp_path / "instance"))
+    env.update(MODERATION_INSTANCE_PATH=str(folder / "instance"))
     moderation = [sys.executable, "-m", "moderation.cli"]
     subprocess.run([*moderation, "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True)
     subprocess.run([*moderation, "threads", "create", "stalled", "--title", "Stalled"], cwd=ROOT, env=env, check=True,
                    capture_output=True)
     port = _free_port()
-    log = tmp_path / "web.log"
+    log = folder / "web.log"
     with log.open("w") as output:
-        server = subprocess.Popen([*moderation, "web", "--port", str(port), "--workers", "1", "--threads", "2"],
+        server = subprocess.Popen([*moderation, "web", "--port", str(port), "--workers", str(workers),
+                                   "--threads", str(threads)],
                                   cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -47,6 +49,13 @@ def web(tmp_path):
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(30)
+
+
+@pytest.fixture
+def web(tmp_path):
+    """One process with two threads."""
+    with _web(tmp_path, workers=1, threads=2) as served:
+        yield served
 
 
 def _stalled(port, count):
@@ -74,3 +83,37 @@ def test_clients_that_stop_mid_request_do_not_hold_the_threads(web):
     assert httpx.get(f"{base}/healthz", timeout=10).status_code == 200
     assert "Traceback" not in log.read_text(), "a client that stopped is not the server's error"
 
+
+
+def test_a_process_with_no_thread_free_leaves_new_connections_to_the_others(tmp_path):
+    """gunicorn's own worker takes every connection it can, also while its threads are all busy: a request may then
+    wait behind a slow client in one process while another process idles."""
+    with _web(tmp_path, workers=2, threads=1) as (base, port, log):
+        stalled = _stalled(port, 1)  # holds the only thread of one of the two processes for CLIENT_SECONDS
+        try:
+            time.sleep(0.5)
+            for _ in range(6):  # each on a new connection, taken by whichever process accepts first
+                with httpx.Client(timeout=webserver.CLIENT_SECONDS / 2) as browser:
+                    assert browser.get(f"{base}/healthz").status_code == 200
+        finally:
+            for client in stalled:
+                client.close()
+
+
+def test_a_client_that_never_closes_its_side_does_not_stall_the_process(web):
+    """After an answer with "Connection: close" gunicorn lingers up to 2 s for the client to close too: on its main
+    loop, which then answers nobody else in that process. Here the lingering waits on a thread of its own."""
+    base, port, log = web
+    lingering = []
+    try:
+        for _ in range(5):  # 10 s of a stalled main loop, were each lingering on it
+            client = socket.create_connection(("127.0.0.1", port))
+            client.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            lingering.append(client)
+        time.sleep(0.5)
+        with httpx.Client(timeout=webserver.CLIENT_SECONDS / 2) as browser:
+            for _ in range(3):
+                assert browser.get(f"{base}/healthz").status_code == 200
+    finally:
+        for client in lingering:
+            client.close()
