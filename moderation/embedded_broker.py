@@ -27,9 +27,13 @@ BUSY_POLLING_SECONDS = 0.005
 
 
 class Channel(kombu_sqlalchemy.Channel):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
+    def __init__(self, connection, **kwargs):
+        super().__init__(connection, **kwargs)
         self._queue_ids = {}
+        # The broker's database, kept with the channel: kombu's own _open() reads it from the channel's connection,
+        # which kombu sets to None when it closes the channel, and a web process's producer could be publishing on it
+        # at that moment (seen under gunicorn's threads: the post was saved, its check not queued).
+        self._database = connection.client.hostname
 
     def _get_or_create(self, queue):
         """kombu's, for a queue another process creates at the same moment too (web processes' first posts,
@@ -49,6 +53,11 @@ class Channel(kombu_sqlalchemy.Channel):
                 raise OperationalError(f"the queue {queue!r} could not be created in the embedded broker")
             self._queue_ids[queue] = found
         return self._queue_ids[queue]
+
+    def _open(self):
+        if self.connection is None and self._database in self._engines:
+            return self._engines[self._database]
+        return super()._open()
 
     def _put(self, queue, payload, **kwargs):
         engine, _ = self._open()

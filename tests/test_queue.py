@@ -4,6 +4,7 @@ import uuid
 
 import pytest
 import sqlalchemy as sa
+from kombu import Connection, Queue as KombuQueue
 from celery import current_app as celery_current
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
@@ -11,6 +12,7 @@ from sqlalchemy.engine import Engine
 import workers.tasks  # noqa: F401 - registers the shared tasks
 from moderation.extensions import db
 from moderation.models import Comment
+from moderation import embedded_broker
 from tests import factories
 from tests.conftest import comment_fields, form_tokens
 
@@ -105,3 +107,18 @@ def test_a_queue_the_embedded_broker_could_not_create_loses_no_later_check(make_
     with sqlite3.connect(broker_path) as broker:
         assert broker.execute("SELECT count(*) FROM kombu_message WHERE queue_id IS NULL").fetchone()[0] == 0
     assert _queued(broker_path, queue) == 1, "the second post's check waits on the queue the workers read"
+
+
+def test_a_message_put_on_a_channel_another_thread_closed_meanwhile_is_still_queued(tmp_path):
+    """Seen under gunicorn's threads: kombu closed a channel (it sets the channel's connection to None) while a web
+    process's producer was publishing on it; the publish failed on the closed channel, the comment saved and its
+    check left for the sweep. The embedded broker's channel keeps its database, so the message is stored."""
+    broker_path, queue = tmp_path / "broker.sqlite3", f"q-{uuid.uuid4().hex[:8]}"
+    embedded_broker.register()
+    with Connection(f"sqla+sqlite:///{broker_path}") as connection:
+        channel = connection.default_channel
+        producer = connection.Producer(serializer="json")
+        producer.publish({"check": 1}, routing_key=queue, declare=[KombuQueue(queue)])
+        channel.connection = None  # what kombu's close_channel leaves, between the declare and the put
+        channel._put(queue, {"body": "check 2"})
+    assert _queued(broker_path, queue) == 2
