@@ -12,13 +12,14 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from config import ConfigError, new_data_key, private_folder
 
-from . import create_app, webserver
+from . import create_app, leases, webserver
 
 # waitress is one process: its threads are all it has to answer with.
 WAITRESS_THREADS = 8
 from .api import tokens as api_tokens
 from .comments import services as comments
 from .review import services as review
+from .queue import training_queue
 from .supervise import run_children
 
 def _create_app():
@@ -53,9 +54,13 @@ def serve(host, port, workers, threads, concurrency, demo_site):
         "web": [python, "-m", "moderation.cli", "web", "--host", host, "--port", str(port), "--threads", str(threads),
                 "--workers", str(workers or webserver.default_workers())],
         "worker": [python, "-m", "celery", "-A", "workers", "worker", "--loglevel", "INFO", "--concurrency", str(concurrency)],
+        # Retraining has a queue and a process of its own: the checks never wait for it.
+        "training worker": [python, "-m", "celery", "-A", "workers", "worker", "--loglevel", "INFO", "--concurrency", "1",
+                            "--queues", training_queue(current_app.config), "--hostname", "training@%h"],
         "scheduler": [python, "-m", "celery", "-A", "workers", "beat", "--loglevel", "INFO"],
     }
-    click.echo(f"Serving on http://{host}:{port}/ with a Celery worker and the scheduler. Ctrl-C stops all.")
+    click.echo(f"Serving on http://{host}:{port}/ with a Celery worker, a training worker and the scheduler. "
+               "Ctrl-C stops all.")
     if demo_site:
         service = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
         children["demo site"] = [python, "-m", "moderation.cli", "demo-site", "--port", str(demo_site),
@@ -264,11 +269,19 @@ def spam_train(csv_path):
     texts, labels, authors = _examples(csv_path)
     started = time.perf_counter()
     import_examples(f"csv:{Path(csv_path).name}", texts, labels, authors)
-    version = retrain_if_due("train", force=True)
+    version = _retrain(retrain_if_due, "train")
     if version is None:
         raise click.ClickException("training needs both spam (1) and not-spam (0) examples")
     click.echo(json.dumps({"version": version.id, "examples": version.examples, "spam_examples": version.spam_examples,
                            "seconds": round(time.perf_counter() - started, 2)}))
+
+
+def _retrain(retrain_if_due, source):
+    try:
+        return retrain_if_due(source, force=True)
+    except leases.Busy:
+        raise click.ClickException("another retraining is running (a worker, or this command elsewhere); try again "
+                                   "when it is done: it takes a few seconds to a few minutes") from None
 
 
 @spam.command("evaluate")
@@ -299,7 +312,7 @@ def spam_retrain():
     """Rebuild the model from every stored example: imported CSVs and moderators' decisions."""
     from .spam.learning import retrain_if_due
 
-    version = retrain_if_due("retrain", force=True)
+    version = _retrain(retrain_if_due, "retrain")
     if version is None:
         raise click.ClickException("no model trained: the stored examples need both spam and not-spam ones")
     click.echo(f"Spam model version {version.id} trained on {version.examples} examples ({version.spam_examples} spam).")

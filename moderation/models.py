@@ -239,6 +239,37 @@ class PrivacyEvent(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class Followup(db.Model):
+    """A task a decision owes, written in the decision's own commit (an outbox): teach the model, tell Akismet.
+
+    Sent after that commit and deleted once the broker took it; the scheduled sweep sends again any whose claim ran
+    out (`claimed_until`): the broker was down, or the process stopped between the commit and the send. The tasks
+    do nothing the second time, so a follow-up sent twice costs one redundant message, and none is lost.
+    """
+
+    __tablename__ = "followups"
+    __table_args__ = (sa.Index("ix_followups_claimed_until", "claimed_until"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task: Mapped[str] = mapped_column(sa.String(80))
+    comment_id: Mapped[int] = mapped_column()  # no foreign key, as for audit events: the task handles a gone comment
+    # When the task is meant to run (a retraining waits MODERATION_RETRAIN_DELAY for the rest of a burst).
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # Until then, whoever wrote or last claimed it is sending it; after, the sweep may.
+    claimed_until: Mapped[datetime] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Lease(db.Model):
+    """Work that one process at a time may do, across every machine (a retraining): held until `held_until`, so
+    that a holder that died frees it by itself."""
+
+    __tablename__ = "leases"
+    name: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    holder: Mapped[str] = mapped_column(sa.String(64))
+    held_until: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
 class PostingGate(db.Model):
     """When an address last posted: one row per address, updated atomically, so a burst cannot slip through."""
 

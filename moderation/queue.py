@@ -1,11 +1,16 @@
 """The Celery app's wiring and the one place the web side sends tasks from, by name."""
 import logging
 
+from datetime import timedelta
+
+import sqlalchemy as sa
 from celery import Celery, Task
 from flask import current_app
 from kombu.exceptions import OperationalError
 
 from . import embedded_broker
+from .extensions import db
+from .models import Followup, utcnow
 
 CHECK_COMMENT = "moderation.check_comment"
 SWEEP_PENDING = "moderation.sweep_pending"
@@ -14,6 +19,9 @@ REPORT_DECISION = "moderation.report_decision"
 PURGE_EXPIRED = "moderation.purge_expired"
 NOTIFY_MODERATORS = "moderation.notify_moderators"
 PURGE_EVERY_SECONDS = 3600
+# How long the process that wrote (or last claimed) a decision's follow-up has to send it before the sweep may: far
+# more than a send takes, even with the broker's retries.
+FOLLOWUP_CLAIM_SECONDS = 60
 # A hard limit this much after the soft one: the soft limit lets the task record why it stopped.
 HARD_LIMIT_MARGIN = 10
 
@@ -35,6 +43,12 @@ def celery_init_app(app):
     return celery_app
 
 
+def training_queue(config):
+    """The queue retraining tasks go to: read by a worker of their own (`moderation serve` starts one), so that a
+    retraining never keeps a checking process from the comments."""
+    return f"{config['MODERATION_QUEUE']}.training"
+
+
 def celery_settings(config, instance_path):
     queue = config["MODERATION_QUEUE"]
     broker_url = config["CELERY_BROKER_URL"]
@@ -54,6 +68,7 @@ def celery_settings(config, instance_path):
         "worker_hijack_root_logger": False,
         "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
         "task_annotations": _time_limits(config),
+        "task_routes": {LEARN_FROM_DECISION: {"queue": training_queue(config)}},
         "beat_schedule_filename": f"{instance_path}/celerybeat-schedule-{queue}",
         "beat_schedule": {
             "sweep-pending": {
@@ -86,20 +101,68 @@ def send_check_comment(comment_id):
     return _send(CHECK_COMMENT, comment_id)
 
 
-def send_decision_followups(comment_ids):
-    """After a moderator's decision: teach the model, and tell Akismet where it was wrong.
+def decision_followups(comment_ids):
+    """What a moderator's decision owes, added to the session for the decision's own commit: teach the model, and
+    tell Akismet where it was wrong. Send them with `send_followups` once that commit is done.
 
     `comment_ids` in the order their decisions were recorded. One retraining task, for the last of them: a
     retraining learns from every example, and only the task of the newest decision retrains (see learning.py),
     so one task per comment of a bulk decision would be hundreds of messages doing nothing.
     """
     if not comment_ids:
-        return
+        return []
+    now, config = utcnow(), current_app.config
+    claimed_until = now + timedelta(seconds=FOLLOWUP_CLAIM_SECONDS)
     # Retraining waits a moment, so that a burst of decisions is learned in one retraining (see learning.py).
-    _send(LEARN_FROM_DECISION, comment_ids[-1], countdown=current_app.config["MODERATION_RETRAIN_DELAY"] or None)
-    if current_app.config["MODERATION_AKISMET_KEY"]:
-        for comment_id in comment_ids:
-            _send(REPORT_DECISION, comment_id)
+    owed = [(LEARN_FROM_DECISION, comment_ids[-1], now + timedelta(seconds=config["MODERATION_RETRAIN_DELAY"] or 0))]
+    if config["MODERATION_AKISMET_KEY"]:
+        owed += [(REPORT_DECISION, comment_id, now) for comment_id in comment_ids]
+    ids = db.session.scalars(sa.insert(Followup).returning(Followup.id, sort_by_parameter_order=True), [
+        {"task": task, "comment_id": comment_id, "due_at": due, "claimed_until": claimed_until, "created_at": now}
+        for task, comment_id, due in owed]).all()
+    return [(followup_id, *what) for followup_id, what in zip(ids, owed)]
+
+
+def send_followups(followups):
+    """After the commit that wrote them: send each follow-up ((id, task, comment id, due at), as
+    `decision_followups` gives them), and delete those the broker took. Whatever fails stays for the sweep
+    (`sweep_followups`), once its claim runs out."""
+    sent = [followup_id for followup_id, task, comment_id, due_at in followups
+            if _send(task, comment_id, countdown=_countdown(due_at))]
+    if sent:
+        db.session.execute(sa.delete(Followup).where(Followup.id.in_(sent)))
+        db.session.commit()
+    return sent
+
+
+def sweep_followups(limit=500):
+    """Send the follow-ups nobody is sending any more (their claim ran out), oldest first; the ids sent.
+
+    Each is claimed again before it is sent, guarded on the claim that ran out, so that two sweeps at once (two
+    schedulers, two machines) send it once.
+    """
+    now = utcnow()
+    stale = db.session.execute(sa.select(Followup.id, Followup.claimed_until).where(Followup.claimed_until < now)
+                               .order_by(Followup.id).limit(limit)).all()
+    claimed = []
+    for row in stale:
+        won = db.session.execute(
+            sa.update(Followup).where(Followup.id == row.id, Followup.claimed_until == row.claimed_until)
+            .values(claimed_until=now + timedelta(seconds=FOLLOWUP_CLAIM_SECONDS), attempts=Followup.attempts + 1)
+        ).rowcount
+        if won == 1:
+            claimed.append(row.id)
+    db.session.commit()
+    if not claimed:
+        return []
+    return send_followups(db.session.execute(
+        sa.select(Followup.id, Followup.task, Followup.comment_id, Followup.due_at).where(Followup.id.in_(claimed))
+        .order_by(Followup.id)).all())
+
+
+def _countdown(due_at):
+    seconds = (due_at - utcnow()).total_seconds()
+    return seconds if seconds > 0 else None
 
 
 def _send(name, *args, countdown=None):

@@ -24,7 +24,7 @@ RUN_ID = uuid.uuid4().hex[:8]
 # Every address the suite gives a comment, through a form, the API, a factory or a service.
 EMAILS_SEEN = set()
 TABLES = ("audit_events", "privacy_events", "training_examples", "comments", "threads", "moderator_sessions", "api_tokens",
-          "moderators", "settings", "spam_models", "posting_gates")
+          "moderators", "settings", "spam_models", "posting_gates", "followups", "leases")
 BACKENDS = ("sqlite", "postgresql")
 
 

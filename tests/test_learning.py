@@ -1,13 +1,17 @@
 """Moderators' decisions teach the model: examples, retraining, a new version in use, and the CLI."""
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from celery.exceptions import Retry
 
+from moderation import leases
 from moderation.cli import cli
 from moderation.extensions import db
-from moderation.models import Comment, SpamModelVersion, TrainingExample
+from moderation.models import Comment, Lease, SpamModelVersion, TrainingExample, utcnow
 from moderation.review import services as review
+from moderation.spam.learning import RETRAIN_LEASE
 from moderation.spam.store import current_model
 from tests import factories
 from workers.tasks import check_comment, learn_from_decision
@@ -153,3 +157,32 @@ def test_a_csv_without_the_columns_is_refused_with_a_sentence(learning_app, tmp_
     bad.write_text("text,spam\nhello,1\n")
     result = learning_app.test_cli_runner().invoke(cli, ["spam", "train", "--csv", str(bad)])
     assert result.exit_code != 0 and "needs a 'CONTENT' column and a label column" in result.output
+
+
+def test_one_retraining_at_a_time_across_machines(learning_app):
+    """Another machine is retraining (it holds the lease): this decision's task waits and tries again rather than
+    train a second model beside it, and retrains once the other is done, on every example."""
+    moderator = factories.make_moderator()
+    comment = factories.make_comment(factories.make_thread(), "held")
+    review.decide(comment.id, "spam", moderator)
+    elsewhere = leases.take(RETRAIN_LEASE, 600)
+    assert elsewhere and leases.take(RETRAIN_LEASE, 600) is None, "a lease has one holder"
+    before = _versions()
+    with pytest.raises(Retry):
+        learn_from_decision(comment.id)
+    assert _versions() == before
+    result = _run(learning_app, "spam", "retrain")
+    assert result.exit_code != 0 and "another retraining is running" in result.output
+    leases.give_back(RETRAIN_LEASE, elsewhere)
+    assert learn_from_decision(comment.id) is not None
+    assert _versions() == before + 1
+
+
+def test_a_lease_whose_holder_died_frees_itself_when_its_time_is_up(learning_app):
+    died = leases.take(RETRAIN_LEASE, 600)
+    db.session.execute(db.update(Lease).values(held_until=utcnow() - timedelta(seconds=1)))
+    db.session.commit()
+    taken = leases.take(RETRAIN_LEASE, 600)
+    assert taken and taken != died
+    leases.give_back(RETRAIN_LEASE, died)  # too late: no longer its to give back
+    assert leases.take(RETRAIN_LEASE, 600) is None

@@ -30,7 +30,7 @@ def _broker_url(kind, tmp_path):
     return REDIS_URL if kind == "redis" else RABBITMQ_URL
 
 
-def _start(request, tmp_path, stack_name, beat=False, **settings):
+def _start(request, tmp_path, stack_name, beat=False, queues=("checks", "training"), **settings):
     """An app and a worker subprocess sharing one database, one broker queue of this test's own, and `settings`."""
     database, broker = STACKS[stack_name]
     database_url = (
@@ -42,7 +42,7 @@ def _start(request, tmp_path, stack_name, beat=False, **settings):
     env = {"DATABASE_URL": database_url, "CELERY_BROKER_URL": broker_url, "MODERATION_QUEUE": queue}
     if beat:
         env["MODERATION_INSTANCE_PATH"] = str(tmp_path / "instance")
-    worker = Worker({**env, **{key: str(value) for key, value in settings.items()}}, beat=beat)
+    worker = Worker({**env, **{key: str(value) for key, value in settings.items()}}, beat=beat, queues=queues)
     request.addfinalizer(lambda: (worker.stop(), drop_queue(broker_url, queue), empty_tables(app)))
     return app, worker
 
@@ -221,6 +221,35 @@ def test_a_moderator_clearing_comments_one_after_another_retrains_the_model_once
         trained = db.session.scalars(db.select(SpamModelVersion).where(SpamModelVersion.source == "decisions")).all()
         assert len(trained) == 1, [(v.id, v.examples) for v in trained]
         assert trained[0].examples == 60 + 5
+
+
+def test_retraining_runs_on_a_worker_of_its_own_while_the_checks_go_on(request, tmp_path):
+    """As `moderation serve` runs them: one worker reads the checks' queue, another the retraining's. A decision's
+    retraining goes to the second; the first keeps checking and never retrains."""
+    app, checks = _start(request, tmp_path, "postgresql+redis", MODERATION_MIN_TRAINING_EXAMPLES=20,
+                         MODERATION_RETRAIN_DELAY=0, queues=("checks",))
+    training = Worker({"DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+                       "CELERY_BROKER_URL": app.config["CELERY_BROKER_URL"],
+                       "MODERATION_QUEUE": app.config["MODERATION_QUEUE"], "MODERATION_MIN_TRAINING_EXAMPLES": "20"},
+                      queues=("training",))
+    request.addfinalizer(training.stop)
+    with app.app_context():
+        thread = factories.make_thread("split", "Split article")
+        factories.make_moderator("alice")
+        assert app.test_cli_runner().invoke(cli, ["spam", "train", "--csv", SAMPLE]).exit_code == 0
+        decided = factories.make_comment(thread, "held", body="Check out my channel, best videos").id
+    moderator, reader = app.test_client(), app.test_client()
+    assert sign_in(moderator).status_code == 303
+    token = csrf_token(moderator.get("/moderation/").get_data(as_text=True))
+    assert moderator.post(f"/moderation/comments/{decided}/spam", data={"csrf_token": token}).status_code == 303
+    posted = _post(reader, "split", body="A kind word about the article.")
+    assert wait_for(lambda: _state(moderator, posted)), "the checks' worker checked the new comment"
+    training.wait_until_finished({"moderation.learn_from_decision": 1})
+    with app.app_context():
+        db.session.remove()
+        assert db.session.scalars(db.select(SpamModelVersion).where(SpamModelVersion.source == "decisions")).all()
+    assert checks.finished("moderation.learn_from_decision") == 0 and checks.finished("moderation.check_comment") >= 1
+    assert training.finished("moderation.check_comment") == 0
 
 
 SETTINGS_FORM = {"link_limit": "2", "hold_words": "", "blocked_words": "", "spam_threshold": "0.9",

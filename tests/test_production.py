@@ -148,7 +148,7 @@ def test_a_clean_checkout_starts_in_production_with_db_upgrade_and_serve(product
         assert any(p.name.startswith("celerybeat-schedule-") for p in instance.iterdir())
         assert {oct(p.stat().st_mode & 0o777) for p in instance.iterdir()} == {"0o600"}
         children = _children(serve.pid)
-        assert len(children) == 3
+        assert len(children) == 4, "web, worker, training worker, scheduler"
     finally:
         serve.send_signal(signal.SIGINT)
         output = serve.communicate(timeout=30)[0]

@@ -9,6 +9,8 @@ from pathlib import Path
 import redis
 from kombu import Connection
 
+from moderation.queue import training_queue
+
 ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 60
 
@@ -16,15 +18,19 @@ READY_TIMEOUT = 60
 class Worker:
     """Starts the worker, collects everything it logs, and waits until it says it is ready."""
 
-    def __init__(self, env, concurrency=1, beat=False):
-        """`beat=True` runs the scheduler inside the worker (`-B`), so the sweep runs on its schedule."""
+    def __init__(self, env, concurrency=1, beat=False, queues=("checks", "training")):
+        """`beat=True` runs the scheduler inside the worker (`-B`), so the sweep runs on its schedule. `queues`: the
+        checks' queue (MODERATION_QUEUE), the retraining's (`moderation serve` gives it a worker of its own), or
+        both, so that one worker does all a test needs."""
         self.output = []
         self._ready = threading.Event()
         full_env = {**os.environ, "MODERATION_ENV": "testing", **env}
+        checks = full_env.get("MODERATION_QUEUE", "moderation")
+        names = {"checks": checks, "training": training_queue({"MODERATION_QUEUE": checks})}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "workers", "worker", "--loglevel", "INFO",
              "--concurrency", str(concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat",
-             *(["--beat"] if beat else [])],
+             "--queues", ",".join(names[name] for name in queues), *(["--beat"] if beat else [])],
             cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         threading.Thread(target=self._read, daemon=True).start()
@@ -74,8 +80,9 @@ def drop_queue(broker_url, queue):
             client.delete(*keys)
     elif broker_url.startswith("amqp://"):
         with Connection(broker_url) as connection:
-            connection.default_channel.queue_delete(queue)
-            connection.default_channel.exchange_delete(queue)
+            for name in (queue, training_queue({"MODERATION_QUEUE": queue})):
+                connection.default_channel.queue_delete(name)
+                connection.default_channel.exchange_delete(name)
 
 
 def wait_for(predicate, timeout=30, every=0.05):

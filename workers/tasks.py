@@ -8,12 +8,13 @@ from flask import current_app
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import DBAPIError, OperationalError as DatabaseError
 
+from moderation import leases
 from moderation.extensions import db
 from moderation.notify import services as notify
 from moderation.privacy import services as privacy
 from moderation.review import services as review
 from moderation.queue import (CHECK_COMMENT, LEARN_FROM_DECISION, NOTIFY_MODERATORS, PURGE_EXPIRED, REPORT_DECISION,
-                              SWEEP_PENDING)
+                              SWEEP_PENDING, sweep_followups)
 from moderation.spam import akismet_check, learning, services
 
 log = logging.getLogger(__name__)
@@ -64,9 +65,16 @@ def check_comment(self, comment_id, **kwargs):
 
 @shared_task(name=LEARN_FROM_DECISION, bind=True, acks_late=True, max_retries=5)
 def learn_from_decision(self, comment_id, **kwargs):
-    """Turn a moderator's decision into a training example and retrain, off the moderator's request."""
+    """Turn a moderator's decision into a training example and retrain, off the moderator's request.
+
+    While another process retrains (one at a time, across every machine), this one waits and tries again: that
+    retraining may have read the examples before this decision's was stored. It stops trying as soon as a newer
+    decision's task is there to do it, or a retraining has every example; a holder that died frees the lease
+    within the training time limit."""
     try:
         version = learning.learn_from_decision(comment_id)
+    except leases.Busy:
+        raise self.retry(countdown=current_app.config["MODERATION_RETRAIN_DELAY"] or 10, max_retries=None) from None
     except Exception as error:
         if not _ran_out_of_time(error):
             return _retry_transient(self, error, comment_id, lambda why: None)
@@ -87,11 +95,15 @@ def report_decision(self, comment_id, **kwargs):
 
 @shared_task(name=SWEEP_PENDING, acks_late=True)
 def sweep_pending(**kwargs):
-    """Re-send checks that were lost (broker down, worker died) so every comment is checked at least once."""
+    """Re-send checks that were lost (broker down, worker died) so every comment is checked at least once, and the
+    decisions' follow-ups the broker never took."""
     resent = services.sweep_pending()
     if resent:
         log.info("sweep re-sent checks for %r", resent)
-    return len(resent)
+    followups = sweep_followups()
+    if followups:
+        log.info("sweep sent %r decision follow-ups again", len(followups))
+    return len(resent) + len(followups)
 
 
 @shared_task(name=PURGE_EXPIRED, acks_late=True)

@@ -21,7 +21,7 @@ from ..extensions import db
 from ..models import STATES, AuditEvent, Comment, Moderator, ModeratorSession, Thread, UTCDateTime, utcnow
 from ..privacy.addresses import normal_ip, truncated_ip
 from ..privacy.crypto import email_index, ip_index
-from ..queue import send_decision_followups
+from ..queue import decision_followups, send_followups
 from ..spam import learning
 from ..spam import settings as spam_settings
 
@@ -164,8 +164,9 @@ def decide(comment_id, action, moderator, reason=None, note=None):
     comment = _fresh(comment_id)
     batch = new_batch()
     _apply(comment, action, moderator, reason, batch=batch, note=note)
+    followups = decision_followups([comment.id])
     db.session.commit()
-    send_decision_followups([comment.id])
+    send_followups(followups)
     comment.batch = batch
     return comment
 
@@ -182,8 +183,9 @@ def decide_many(comment_ids, action, moderator, note=None):
     done = []
     for chunk in _chunks(wanted):
         done += _apply_many(chunk, action, moderator, batch, _note(note))
+    followups = decision_followups(done)  # in the order the audit events were written
     db.session.commit()
-    send_decision_followups(done)  # in the order the audit events were written
+    send_followups(followups)
     return sorted(done), sorted(set(wanted) - set(done)), batch
 
 
@@ -254,8 +256,9 @@ def restore(comment_id, moderator):
         raise DecisionRefused(f"Comment {comment.id} is {comment.state}, not in the trash.")
     batch = new_batch()
     _apply(comment, "restore", moderator, None, batch=batch, to_state=_state_before_trash(comment.id))
+    followups = decision_followups([comment.id])
     db.session.commit()
-    send_decision_followups([comment.id])
+    send_followups(followups)
     comment.batch = batch
     return comment
 
@@ -291,8 +294,9 @@ def undo(batch, moderator):
     else:
         restored = _revert_many(events, moderator, undo_batch)
         skipped = sorted({e.comment_id for e in events} - set(restored))
+    followups = decision_followups(restored)
     db.session.commit()
-    send_decision_followups(restored)
+    send_followups(followups)
     return restored, skipped
 
 
@@ -371,9 +375,9 @@ def edit(comment_id, moderator, *, body, author_name, author_url, then_approve=F
         except DecisionRefused:
             db.session.rollback()  # the edit goes with the refused approval: nothing half-done
             raise
+    followups = decision_followups([comment.id]) if then_approve else []
     db.session.commit()
-    if then_approve:
-        send_decision_followups([comment.id])
+    send_followups(followups)
     comment.batch = batch
     return comment
 
@@ -408,9 +412,9 @@ def reply(parent_id, moderator, body, approve_parent=False):
     db.session.flush()
     event = record(answer, None, "approved", actor="moderator", moderator=moderator, reason="moderator's reply")
     event.action, event.batch = "reply", batch
+    followups = decision_followups([parent.id]) if approving else []
     db.session.commit()
-    if approving:
-        send_decision_followups([parent.id])
+    send_followups(followups)
     answer.batch = batch
     return answer
 

@@ -6,8 +6,10 @@ import time
 import sqlalchemy as sa
 from flask import current_app
 
+from .. import leases
 from ..extensions import db
 from ..models import AuditEvent, Comment, TrainingExample, utcnow
+from ..queue import HARD_LIMIT_MARGIN
 from . import akismet_check
 from .store import retrain_due, train_from_examples
 
@@ -16,6 +18,7 @@ TEXT_COLUMN = "CONTENT"
 LABEL_COLUMNS = ("label", "CLASS")
 # What a moderator's action teaches the model: not spam, or spam.
 LABELS = {"approve": False, "not-spam": False, "spam": True}
+RETRAIN_LEASE = "retrain"
 
 
 class ExamplesError(ValueError):
@@ -103,12 +106,21 @@ def learn_from_decision(comment_id):
 
 
 def retrain_if_due(source="decisions", force=False):
-    """A new model version from every example, unless the newest one already has them all. Commits."""
+    """A new model version from every example, unless the newest one already has them all. Commits.
+
+    One retraining at a time across every machine (the lease RETRAIN_LEASE): two at once would each store a full
+    model, the second no better than the first. Raises leases.Busy while another runs; what it must not miss is
+    then the caller's to retry (the task waits and tries again; the next retraining reads every example).
+    """
     if not force and not retrain_due():
         return None
-    started = time.perf_counter()
-    version = train_from_examples(source, force=force)
-    db.session.commit()
+    config = current_app.config
+    with leases.held(RETRAIN_LEASE, config["MODERATION_TRAIN_TIME_LIMIT"] + HARD_LIMIT_MARGIN):
+        if not force and not retrain_due():  # the retraining that held it a moment ago may have read them all
+            return None
+        started = time.perf_counter()
+        version = train_from_examples(source, force=force)
+        db.session.commit()
     if version is not None:
         log.info("spam model version %r trained on %r examples in %.1f s", version.id, version.examples,
                  time.perf_counter() - started)
