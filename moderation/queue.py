@@ -130,8 +130,12 @@ def send_followups(followups):
     sent = [followup_id for followup_id, task, comment_id, due_at in followups
             if _send(task, comment_id, countdown=_countdown(due_at))]
     if sent:
-        db.session.execute(sa.delete(Followup).where(Followup.id.in_(sent)))
-        db.session.commit()
+        try:
+            db.session.execute(sa.delete(Followup).where(Followup.id.in_(sent)))
+            db.session.commit()
+        except Exception:  # noqa: BLE001 - the decision is committed; a row left is only sent again by the sweep
+            db.session.rollback()
+            log.exception("could not mark %r decision follow-ups sent; the sweep will send them again", len(sent))
     return sent
 
 

@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import struct
+import threading
 from concurrent import futures
 from functools import partial
 
@@ -29,6 +30,8 @@ TIMEOUT_SECONDS = 30
 # How long a thread waits on a client that stopped sending (or reading) mid-request; a person's browser, even on a
 # poor connection, sends a comment's few kilobytes in far less.
 CLIENT_SECONDS = 5
+# Connections at most waiting, per process, for their client to close its side after the answer (up to 2 s each).
+MOST_LINGERING = 64
 STALLED = (errno.EAGAIN, errno.EWOULDBLOCK, errno.ETIMEDOUT)
 
 
@@ -73,6 +76,8 @@ class Worker(ThreadWorker):
         # connections. A client that never closes would stall the whole process 2 s at a time; here it waits on a
         # thread of its own.
         self.closer = futures.ThreadPoolExecutor(max_workers=self.cfg.threads, thread_name_prefix="close")
+        self.lingering = 0  # closes handed to the closer and not yet done (its threads count them down)
+        self.lingering_lock = threading.Lock()
         super().init_process()
 
     def enqueue_req(self, conn):
@@ -90,10 +95,22 @@ class Worker(ThreadWorker):
         super().finish_request(conn, fs)
 
     def _close(self, conn, graceful=False):
-        if graceful:
-            self.closer.submit(TConn.close, conn, graceful=True)
+        """Graceful closes linger on the closer's threads; past MOST_LINGERING waiting, a connection is closed at
+        once, so that clients that never close cannot pile up open sockets faster than the closer lets them go."""
+        with self.lingering_lock:
+            linger = graceful and self.lingering < MOST_LINGERING
+            self.lingering += linger
+        if linger:
+            self.closer.submit(self._linger, conn)
         else:
             TConn.close(conn)
+
+    def _linger(self, conn):
+        try:
+            TConn.close(conn, graceful=True)
+        finally:
+            with self.lingering_lock:
+                self.lingering -= 1
 
     def set_accept_enabled(self, enabled):
         """gunicorn's main loop turns accepting on whenever it holds fewer connections than its limit; on, here, only

@@ -11,7 +11,7 @@ from moderation.cli import cli
 from moderation.extensions import db
 from moderation.models import Comment, Lease, SpamModelVersion, TrainingExample, utcnow
 from moderation.review import services as review
-from moderation.spam.learning import RETRAIN_LEASE
+from moderation.spam.learning import RETRAIN_LEASE, retrain_lease_seconds
 from moderation.spam.store import current_model
 from tests import factories
 from workers.tasks import check_comment, learn_from_decision
@@ -186,3 +186,17 @@ def test_a_lease_whose_holder_died_frees_itself_when_its_time_is_up(learning_app
     assert taken and taken != died
     leases.give_back(RETRAIN_LEASE, died)  # too late: no longer its to give back
     assert leases.take(RETRAIN_LEASE, 600) is None
+
+
+def test_a_retraining_that_waited_for_the_lease_longer_than_it_can_last_gives_up(learning_app, caplog):
+    """A holder that died frees the lease within its time; waiting longer than that, something else is wrong: the
+    task stops retrying (the example stays stored for the next retraining) and says so."""
+    moderator = factories.make_moderator()
+    comment = factories.make_comment(factories.make_thread(), "held")
+    review.decide(comment.id, "spam", moderator)
+    held = leases.take(RETRAIN_LEASE, 600)
+    with pytest.raises(Retry):
+        learn_from_decision(comment.id, waited_for_lease=retrain_lease_seconds() - 1)
+    assert learn_from_decision(comment.id, waited_for_lease=retrain_lease_seconds() + 1) is None
+    assert "the lease stayed taken" in caplog.text
+    leases.give_back(RETRAIN_LEASE, held)

@@ -1,5 +1,6 @@
 """`moderation web`: gunicorn with as many processes as the machine's cores can use, safe from stalled clients."""
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -26,8 +27,9 @@ def test_two_processes_per_core_at_least_two_at_most_eight():
 
 
 @contextmanager
-def _web(folder, workers, threads):
-    """`moderation web --workers W --threads T` on SQLite in a process group of its own: (base URL, port, log)."""
+def _web(folder, workers, threads, open_files=None):
+    """`moderation web --workers W --threads T` on SQLite in a process group of its own: (base URL, port, log);
+    `open_files`: the server's limit of open files (its RLIMIT_NOFILE)."""
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("MODERATION_", "DATABASE_", "SECRET", "CELERY_"))}
     env.update(MODERATION_INSTANCE_PATH=str(folder / "instance"))
@@ -40,7 +42,9 @@ def _web(folder, workers, threads):
     with log.open("w") as output:
         server = subprocess.Popen([*moderation, "web", "--port", str(port), "--workers", str(workers),
                                    "--threads", str(threads)],
-                                  cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+                                  cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+                                  preexec_fn=open_files and (lambda: resource.setrlimit(resource.RLIMIT_NOFILE,
+                                                                                        (open_files, open_files))))
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(lambda: _health(base) or server.poll() is not None, timeout=60)
@@ -117,3 +121,23 @@ def test_a_client_that_never_closes_its_side_does_not_stall_the_process(web):
     finally:
         for client in lingering:
             client.close()
+
+
+def test_clients_that_never_close_cannot_exhaust_the_servers_open_files(tmp_path):
+    """Each waits up to 2 s after its answer for the client to close; with no bound on how many wait at once, a few
+    hundred such clients in a second would use up the process's open files and stop it accepting anyone."""
+    with _web(tmp_path, workers=1, threads=2, open_files=256) as (base, port, log):
+        lingering = []
+        try:
+            for _ in range(400):
+                client = socket.create_connection(("127.0.0.1", port))
+                client.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                client.settimeout(webserver.CLIENT_SECONDS)
+                assert client.recv(12) == b"HTTP/1.1 200"
+                lingering.append(client)
+            with httpx.Client(timeout=webserver.CLIENT_SECONDS) as browser:
+                assert browser.get(f"{base}/healthz").status_code == 200
+        finally:
+            for client in lingering:
+                client.close()
+        assert "Too many open files" not in log.read_text()

@@ -74,7 +74,14 @@ def learn_from_decision(self, comment_id, **kwargs):
     try:
         version = learning.learn_from_decision(comment_id)
     except leases.Busy:
-        raise self.retry(countdown=current_app.config["MODERATION_RETRAIN_DELAY"] or 10, max_retries=None) from None
+        # As long as the lease can last (a holder that died frees it by then), whatever max_retries says.
+        delay, waited = current_app.config["MODERATION_RETRAIN_DELAY"] or 10, kwargs.get("waited_for_lease", 0)
+        if waited > learning.retrain_lease_seconds():
+            log.warning("no retraining after the decision on comment %r: the lease stayed taken for %r s",
+                        comment_id, waited)
+            return None
+        raise self.retry(countdown=delay, max_retries=self.request.retries + 1,
+                         kwargs={**kwargs, "waited_for_lease": waited + delay}) from None
     except Exception as error:
         if not _ran_out_of_time(error):
             return _retry_transient(self, error, comment_id, lambda why: None)

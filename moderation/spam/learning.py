@@ -105,6 +105,11 @@ def learn_from_decision(comment_id):
     return retrain_if_due()
 
 
+def retrain_lease_seconds():
+    """How long a retraining holds its lease: the task's hard time limit, after which its process is gone."""
+    return current_app.config["MODERATION_TRAIN_TIME_LIMIT"] + HARD_LIMIT_MARGIN
+
+
 def retrain_if_due(source="decisions", force=False):
     """A new model version from every example, unless the newest one already has them all. Commits.
 
@@ -114,8 +119,7 @@ def retrain_if_due(source="decisions", force=False):
     """
     if not force and not retrain_due():
         return None
-    config = current_app.config
-    with leases.held(RETRAIN_LEASE, config["MODERATION_TRAIN_TIME_LIMIT"] + HARD_LIMIT_MARGIN):
+    with leases.held(RETRAIN_LEASE, retrain_lease_seconds()):
         if not force and not retrain_due():  # the retraining that held it a moment ago may have read them all
             return None
         started = time.perf_counter()

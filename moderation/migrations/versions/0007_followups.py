@@ -25,7 +25,7 @@ def upgrade():
         sa.Column('comment_id', sa.Integer(), nullable=False),
         sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('claimed_until', sa.DateTime(timezone=True), nullable=False),
-        sa.Column('attempts', sa.Integer(), nullable=False, server_default='0'),
+        sa.Column('attempts', sa.Integer(), nullable=False),
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index('ix_followups_claimed_until', 'followups', ['claimed_until'])
