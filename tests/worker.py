@@ -18,10 +18,10 @@ READY_TIMEOUT = 60
 class Worker:
     """Starts the worker, collects everything it logs, and waits until it says it is ready."""
 
-    def __init__(self, env, concurrency=1, beat=False, queues=("checks", "training")):
+    def __init__(self, env, concurrency=1, beat=False, queues=("checks", "training"), name=None):
         """`beat=True` runs the scheduler inside the worker (`-B`), so the sweep runs on its schedule. `queues`: the
         checks' queue (MODERATION_QUEUE), the retraining's (`moderation serve` gives it a worker of its own), or
-        both, so that one worker does all a test needs."""
+        both, so that one worker does all a test needs. `name`: its node name (`name@host`), as on another machine."""
         self.output = []
         self._ready = threading.Event()
         full_env = {**os.environ, "MODERATION_ENV": "testing", **env}
@@ -30,7 +30,8 @@ class Worker:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "workers", "worker", "--loglevel", "INFO",
              "--concurrency", str(concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat",
-             "--queues", ",".join(names[name] for name in queues), *(["--beat"] if beat else [])],
+             "--queues", ",".join(names[queue] for queue in queues), *(["--beat"] if beat else []),
+             *(["--hostname", f"{name}@%h"] if name else [])],
             cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         )
         threading.Thread(target=self._read, daemon=True).start()
