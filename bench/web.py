@@ -94,6 +94,9 @@ FAILURE = re.compile(r"Traceback|\bERROR\b|\bCRITICAL\b|\bWARNING\b")
 SETUPS = {"sqlite": "SQLite + embedded broker", "postgresql": "PostgreSQL + Redis broker"}
 PEER_OF = {"sqlite": "isso", "postgresql": "waline"}
 CONTENDERS = ("ours", "bare", "floor", "isso", "waline")
+# Every load's key, for --loads.
+LOADS = ("form", "api", "html", "json", "widget", "bare", "floor", "isso-post", "isso-read", "waline-post",
+         "waline-read")
 # (numerator, denominator, target): requests/s of the one over the other, where both were measured. The widget's
 # first page against each peer's client's first view has no target: they show different amounts of a thread.
 RATIOS = (("form", "bare", 0.6), ("floor", "bare", None), ("form", "floor", None), ("form", "isso-post", 3), ("form", "waline-post", 1.5),
@@ -143,12 +146,12 @@ def _arguments():
                         help="Isso's flood guard: on with its limits raised (as the issue measured it), or off")
     parser.add_argument("--setups", default="sqlite,postgresql")
     parser.add_argument("--only", default=",".join(CONTENDERS), help="which of " + ",".join(CONTENDERS))
-    parser.add_argument("--loads", default="", help="only these loads (form,api,html,json,widget,bare,floor,isso-post,"
-                                                     "isso-read,waline-post,waline-read); all when empty")
+    parser.add_argument("--loads", default="", help=f"only these loads ({','.join(LOADS)}); all when empty")
     args = parser.parse_args()
     args.setups = [name.strip() for name in args.setups.split(",") if name.strip()]
     args.only = {name.strip() for name in args.only.split(",") if name.strip()}
-    unknown = (set(args.setups) - set(SETUPS)) | (args.only - set(CONTENDERS))
+    args.loads = {name.strip() for name in args.loads.split(",") if name.strip()}
+    unknown = (set(args.setups) - set(SETUPS)) | (args.only - set(CONTENDERS)) | (args.loads - set(LOADS))
     if unknown:
         parser.error(f"unknown: {', '.join(sorted(unknown))}")
     return args
@@ -170,7 +173,7 @@ def measure_setup(setup, args):
             peer_loads, missing[peer] = _peer(peer, folder / peer, args, stack)
             loads += peer_loads
         if args.loads:
-            loads = [load for load in loads if load.key in args.loads.split(",")]
+            loads = [load for load in loads if load.key in args.loads]
         print(f"  {len(loads)} loads, {args.rounds} round(s) of at most {args.seconds:g} s each; "
               "no Celery worker (posts are queued, their checks are not part of these figures)", flush=True)
         rounds = _rounds(loads, args)
@@ -228,12 +231,7 @@ def _figures(loads, rounds, missing):
 def _ours(setup, folder, args, stack, audits):
     """The service on the setup's database and broker, seeded and served; its post and read loads. Its audit counts
     the comments posted and their checks queued."""
-    folder.mkdir(mode=0o700)
-    database, drop = scratch_database(setup, folder)
-    stack.callback(drop)
-    queue = f"moderation-bench-{uuid.uuid4().hex[:6]}"
-    broker = f"sqla+sqlite:///{folder / 'broker.sqlite3'}" if setup == "sqlite" else REDIS
-    stack.callback(drop_queue, broker, queue)
+    database, broker, queue = _scratch(setup, folder, stack, "moderation")
     env = {**os.environ, "MODERATION_ENV": "production", "SECRET_KEY": secrets.token_urlsafe(48),
            "MODERATION_DATA_KEY": new_data_key(), "MODERATION_INSTANCE_PATH": str(folder), "DATABASE_URL": database,
            "CELERY_BROKER_URL": broker, "MODERATION_QUEUE": queue, "MODERATION_ALLOWED_ORIGINS": SITE,
@@ -347,13 +345,8 @@ def _status(expected):
 
 def _bare(setup, folder, args, stack, audits):
     """bench/bare.py on a database and broker of its own, of the setup's kinds; its post load, and its audit."""
-    folder.mkdir(mode=0o700)
-    database, drop = scratch_database(setup, folder)
-    stack.callback(drop)
+    database, broker, queue = _scratch(setup, folder, stack, "bare")
     plain = database.replace("postgresql+psycopg://", "postgresql://")  # psycopg's own form, not SQLAlchemy's
-    queue = f"bare-bench-{uuid.uuid4().hex[:6]}"
-    broker = f"sqla+sqlite:///{folder / 'broker.sqlite3'}" if setup == "sqlite" else REDIS
-    stack.callback(drop_queue, broker, queue)
     bare.prepare(plain, broker, queue)
     audits["bare"] = lambda: _stored_and_queued(database, "SELECT count(*) FROM comments", broker, queue)
     env = {**os.environ, "BARE_DATABASE": plain, "BARE_BROKER": broker, "BARE_QUEUE": queue}
@@ -374,12 +367,7 @@ def _bare(setup, folder, args, stack, audits):
 def _floor(setup, folder, args, stack, audits):
     """bench/floor.py (the stack's floor) on a database and broker of its own, of the setup's kinds; its form posts,
     each client with a session and a CSRF token of its own, as for ours; and its audit."""
-    folder.mkdir(mode=0o700)
-    database, drop = scratch_database(setup, folder)
-    stack.callback(drop)
-    queue = f"floor-bench-{uuid.uuid4().hex[:6]}"
-    broker = f"sqla+sqlite:///{folder / 'broker.sqlite3'}" if setup == "sqlite" else REDIS
-    stack.callback(drop_queue, broker, queue)
+    database, broker, queue = _scratch(setup, folder, stack, "floor")
     env = {**os.environ, "FLOOR_DATABASE": database, "FLOOR_BROKER": broker, "FLOOR_QUEUE": queue,
            "FLOOR_SECRET_KEY": secrets.token_urlsafe(32)}
     with mock.patch.dict(os.environ, env):
@@ -389,6 +377,18 @@ def _floor(setup, folder, args, stack, audits):
                                          *_served_as(args), "--pythonpath", str(BENCH)))
     print(f"  floor: {base}", flush=True)
     return [Load("floor", "floor of the stack, post", base, _form_posts(base, args.clients), _status(303))]
+
+
+def _scratch(setup, folder, stack, name):
+    """(database URL, broker URL, queue name) of the setup's kinds, of a contender's own in `folder`: a fresh
+    database and queue, both dropped when `stack` closes."""
+    folder.mkdir(mode=0o700)
+    database, drop = scratch_database(setup, folder)
+    stack.callback(drop)
+    queue = f"{name}-bench-{uuid.uuid4().hex[:6]}"
+    broker = f"sqla+sqlite:///{folder / 'broker.sqlite3'}" if setup == "sqlite" else REDIS
+    stack.callback(drop_queue, broker, queue)
+    return database, broker, queue
 
 
 def _stored_and_queued(database, count_rows, broker, queue):

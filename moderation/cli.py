@@ -13,14 +13,14 @@ from flask.cli import FlaskGroup, with_appcontext
 from config import ConfigError, new_data_key, private_folder
 
 from . import create_app, leases, webserver
+from .api import tokens as api_tokens
+from .comments import services as comments
+from .queue import training_queue
+from .review import services as review
+from .supervise import run_children
 
 # waitress is one process: its threads are all it has to answer with.
 WAITRESS_THREADS = 8
-from .api import tokens as api_tokens
-from .comments import services as comments
-from .review import services as review
-from .queue import training_queue
-from .supervise import run_children
 
 def _create_app():
     """The app, or one sentence naming the setting that is missing or wrong (no traceback)."""
@@ -264,19 +264,22 @@ def _examples(csv_path):
 @with_appcontext
 def spam_train(csv_path):
     """Store a labelled CSV's comments as examples and train a new model version on every example."""
-    from .spam.learning import import_examples, retrain_if_due
+    from .spam.learning import import_examples
 
     texts, labels, authors = _examples(csv_path)
     started = time.perf_counter()
     import_examples(f"csv:{Path(csv_path).name}", texts, labels, authors)
-    version = _retrain(retrain_if_due, "train")
+    version = _retrain("train")
     if version is None:
         raise click.ClickException("training needs both spam (1) and not-spam (0) examples")
     click.echo(json.dumps({"version": version.id, "examples": version.examples, "spam_examples": version.spam_examples,
                            "seconds": round(time.perf_counter() - started, 2)}))
 
 
-def _retrain(retrain_if_due, source):
+def _retrain(source):
+    """A new model version from every stored example, or a sentence when another retraining holds the lease."""
+    from .spam.learning import retrain_if_due
+
     try:
         return retrain_if_due(source, force=True)
     except leases.Busy:
@@ -310,9 +313,7 @@ def spam_evaluate(csv_path, online, batch):
 @with_appcontext
 def spam_retrain():
     """Rebuild the model from every stored example: imported CSVs and moderators' decisions."""
-    from .spam.learning import retrain_if_due
-
-    version = _retrain(retrain_if_due, "retrain")
+    version = _retrain("retrain")
     if version is None:
         raise click.ClickException("no model trained: the stored examples need both spam and not-spam ones")
     click.echo(f"Spam model version {version.id} trained on {version.examples} examples ({version.spam_examples} spam).")

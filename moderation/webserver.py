@@ -22,7 +22,8 @@ from gunicorn.workers.gthread import TConn, ThreadWorker
 
 # Per process: requests that wait on the database or the broker overlap. Clients that stop mid-request hold a thread
 # each for up to CLIENT_SECONDS (twice that with a body): with 4 a process rides out as many as it has threads.
-# (bench/web.py: 2 threads posted about 10 % faster than 4 on SQLite, within that run's noise; 8 were slower.)
+# (bench/web.py on SQLite, 4 processes: 1 thread posted about 15 % faster than 4, within a wide spread between
+# runs, but one stalled client would then hold a whole process.)
 THREADS = 4
 # Each process holds its own app, about 180 MB of its own with the spam model: a bound, whatever the machine.
 MOST_WORKERS = 8
