@@ -295,10 +295,14 @@ def _retrain(source):
 def spam_evaluate(csv_path, online, batch):
     """Print one JSON object: n, accuracy, precision, recall, f1, mcc, roc_auc, and the spam threshold's figures."""
     from .spam import evaluation, settings
-    from .spam.store import current_model
+    from .spam.store import ModelUnavailable, current_model
 
     texts, labels, authors = _examples(csv_path)
-    model = current_model()
+    try:
+        model = current_model()
+    except ModelUnavailable as error:
+        raise click.ClickException(f"the spam model is unavailable: {error}; `moderation spam retrain` makes a "
+                                   "new version from the stored examples") from None
     if online:
         weight = current_app.config["MODERATION_DECISION_WEIGHT"]
         scores = evaluation.online_scores(model, texts, labels, authors, weight, batch)

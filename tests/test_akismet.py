@@ -98,7 +98,7 @@ def test_akismet_down_retries_then_holds_the_comment_with_the_reason(make_app):
         assert Unreachable.calls == 6, "the first try and five retries"
         comment = _reload(comment)
         assert comment.state == "held"
-        assert comment.reasons == ["spam check failed: RequestError after 5 retries"]
+        assert comment.reasons == ["spam check failed: Akismet could not be reached (6 tries)"]
 
 
 def test_without_a_key_akismet_is_not_asked(app, thread):

@@ -223,33 +223,6 @@ def test_a_moderator_clearing_comments_one_after_another_retrains_the_model_once
         assert trained[0].examples == 60 + 5
 
 
-def test_two_workers_with_their_own_node_names_share_one_queue_and_check_each_comment_once(request, tmp_path):
-    """Two machines' workers (different node names) on one queue: every comment gets one verdict and one audit event
-    for it, and both workers take part."""
-    app, first = _start(request, tmp_path, "postgresql+redis", queues=("checks",))
-    second = Worker({"DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-                     "CELERY_BROKER_URL": app.config["CELERY_BROKER_URL"],
-                     "MODERATION_QUEUE": app.config["MODERATION_QUEUE"]}, queues=("checks",), name="second")
-    request.addfinalizer(second.stop)
-    with app.app_context():
-        factories.make_thread("shared", "Shared article")
-    readers = [app.test_client() for _ in range(30)]
-    ids = [_post(reader, "shared", body=f"Comment {n} about the shared article.") for n, reader in enumerate(readers)]
-    wait_for(lambda: first.finished("moderation.check_comment") + second.finished("moderation.check_comment") >= 30,
-             timeout=60)
-    assert first.finished("moderation.check_comment") and second.finished("moderation.check_comment"), \
-        "both workers took checks from the shared queue"
-    assert "second@" in second.log
-    with app.app_context():
-        db.session.remove()
-        states = dict(db.session.execute(db.select(Comment.id, Comment.state).where(Comment.id.in_(ids))).all())
-        assert set(states) == set(ids) and "pending" not in states.values()
-        verdicts = db.session.execute(db.text(
-            "SELECT comment_id, count(*) FROM audit_events WHERE comment_id = ANY(:ids) AND from_state = 'pending' "
-            "GROUP BY comment_id"), {"ids": ids}).all()
-        assert sorted(verdicts) == [(i, 1) for i in sorted(ids)], "one verdict per comment, never two"
-
-
 def test_retraining_runs_on_a_worker_of_its_own_while_the_checks_go_on(request, tmp_path):
     """As `moderation serve` runs them: one worker reads the checks' queue, another the retraining's. A decision's
     retraining goes to the second; the first keeps checking and never retrains."""

@@ -64,7 +64,7 @@ def test_a_check_that_keeps_meeting_a_database_error_is_held_with_the_reason(pos
             db.session.expire_all()
             comment = db.session.get(Comment, comment_id)
             assert comment.state == "held"
-            assert comment.reasons == ["spam check failed: OperationalError after 5 retries"]
+            assert comment.reasons == ["spam check failed: the database failed with OperationalError (6 tries)"]
     finally:
         blocker.rollback()
         blocker.close()

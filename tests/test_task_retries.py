@@ -77,7 +77,7 @@ def test_an_unreachable_akismet_is_retried_after_1_2_4_8_16_seconds_then_the_com
         error = "RequestError('Akismet did not answer in time')"
         assert retries == [(1, error), (2, error), (4, error), (8, error), (16, error)]
         assert client.calls == 6
-        assert _reasons(comment_id) == ("held", ["spam check failed: RequestError after 5 retries"])
+        assert _reasons(comment_id) == ("held", ["spam check failed: Akismet could not be reached (6 tries)"])
     assert task_warnings == [f"'moderation.check_comment' for comment {comment_id} gave up after 5 retries: {error}"]
 
 

@@ -1,5 +1,6 @@
 """A real `celery -A workers worker` subprocess for the pipeline tests."""
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -33,6 +34,7 @@ class Worker:
              "--queues", ",".join(names[queue] for queue in queues), *(["--beat"] if beat else []),
              *(["--hostname", f"{name}@%h"] if name else [])],
             cwd=ROOT, env=full_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            start_new_session=True,  # its own process group, so kill() takes the pool's processes too
         )
         threading.Thread(target=self._read, daemon=True).start()
         if not self._ready.wait(READY_TIMEOUT):
@@ -61,14 +63,23 @@ class Worker:
     def log(self):
         return "".join(self.output)
 
+    def kill(self):
+        """SIGKILL to the worker and its pool's processes at once, as when its machine dies: nothing is acknowledged
+        or cleaned up."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait()
+
+    def received(self, task_name):
+        return sum(f"Task {task_name}[" in line and " received" in line for line in list(self.output))
+
     def stop(self):
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                self.kill()
         self.proc.stdout.close()
 
 

@@ -1,6 +1,7 @@
 """The Celery tasks: each takes an id, re-fetches the row, and does nothing if the work is done."""
 import logging
 
+import httpx
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from celery.signals import worker_process_init
@@ -25,6 +26,25 @@ def _is_transient(error):
     return isinstance(error, TRANSIENT) or (isinstance(error, DBAPIError) and error.connection_invalidated)
 
 
+def _causes(error):
+    while error is not None:
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+def _what_failed(error):
+    """The failure in words a moderator can read, for a comment held once the retries ran out."""
+    if any(isinstance(seen, httpx.TimeoutException) for seen in _causes(error)):
+        return f"Akismet did not answer within {current_app.config['MODERATION_AKISMET_TIMEOUT']:g} s"
+    if isinstance(error, akismet_check.TRANSIENT):
+        return "Akismet could not be reached"
+    if isinstance(error, DBAPIError):
+        return f"the database failed with {type(error).__name__}"
+    if isinstance(error, BrokerError):
+        return "the broker could not be reached"
+    return type(error).__name__
+
+
 def _ran_out_of_time(error):
     """The soft time limit struck, perhaps inside a database call that then failed on its own account.
 
@@ -46,7 +66,7 @@ def _retry_transient(task, error, comment_id, give_up):
     db.session.rollback()
     if task.request.retries >= task.max_retries:
         log.warning("%r for comment %r gave up after %r retries: %r", task.name, comment_id, task.request.retries, error)
-        return give_up(f"{type(error).__name__} after {task.request.retries} retries")
+        return give_up(f"{_what_failed(error)} ({task.request.retries + 1} tries)")
     raise task.retry(exc=error, countdown=min(2 ** task.request.retries, 60))
 
 

@@ -13,7 +13,7 @@ from ..privacy.addresses import truncated_ip
 from ..queue import send_check_comment
 from . import akismet_check, settings
 from .checks import Finding, run_checks, trusted_entry
-from .store import current_model
+from .store import ModelUnavailable, current_model
 
 log = logging.getLogger(__name__)
 CHECKER = "spam check"
@@ -34,7 +34,11 @@ def verdict_state(findings, score, limits, trusted):
 
 
 def model_finding(comment):
-    model = current_model()
+    """The model's score; a model that cannot be loaded holds the comment for a person, with the reason."""
+    try:
+        model = current_model()
+    except ModelUnavailable as error:
+        return Finding("hold", 0.0, f"model unavailable: {error}")
     score = float(model.scores([comment.body], [comment.author_name])[0])
     reason = f"model: {score:.2f} spam"
     if score >= 0.5:

@@ -1,6 +1,7 @@
 """Where the spam model lives: versions in the database, the shipped seed model, and training from examples."""
 import logging
 import time
+import zipfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -15,12 +16,26 @@ SEED_MODEL = Path(__file__).resolve().parent / "seed_model.npz"
 LOOK_AGAIN_SECONDS = 2.0
 log = logging.getLogger(__name__)
 _loaded = {}
+# How a damaged or missing model file fails: numpy's and zipfile's own errors, a missing array, a short read.
+DAMAGED = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
+
+
+class ModelUnavailable(Exception):
+    """The model to score with cannot be loaded: its stored version is damaged, or the seed model's file is gone."""
 
 
 @lru_cache(maxsize=1)
+def _seed_model():
+    return SpamModel.from_bytes(SEED_MODEL.read_bytes(), {"version": "seed", "source": "seed"})
+
+
 def seed_model():
     """Trained on the YouTube Spam Collection (Alberto, Lochter and Almeida 2015, CC BY 4.0)."""
-    return SpamModel.from_bytes(SEED_MODEL.read_bytes(), {"version": "seed", "source": "seed"})
+    try:
+        return _seed_model()
+    except DAMAGED as error:
+        log.error("the seed spam model %s cannot be loaded: %s", SEED_MODEL, error)
+        raise ModelUnavailable(f"the seed model cannot be loaded ({type(error).__name__})") from error
 
 
 def current_model():
@@ -28,25 +43,39 @@ def current_model():
 
     Whether a newer version exists is asked at most every LOOK_AGAIN_SECONDS, so a worker picks up a
     version trained elsewhere within that time; one this process trained is used at once.
+
+    Raises ModelUnavailable when that model cannot be loaded; the failure is kept for the same time, so a
+    damaged version is not read again for every check.
     """
     url = str(db.engine.url)
-    if url in _loaded and time.monotonic() - _loaded[url][0] < LOOK_AGAIN_SECONDS:
-        return _loaded[url][1]
-    newest = db.session.execute(
-        sa.select(SpamModelVersion.id, SpamModelVersion.created_at).order_by(SpamModelVersion.id.desc()).limit(1)
-    ).first()
-    if newest is None:
-        model = seed_model()
-    else:
-        model = _loaded[url][1] if url in _loaded and _loaded[url][2] == tuple(newest) else _load(newest.id)
-    _loaded[url] = (time.monotonic(), model, tuple(newest) if newest else None)
+    if url not in _loaded or time.monotonic() - _loaded[url][0] >= LOOK_AGAIN_SECONDS:
+        newest = db.session.execute(
+            sa.select(SpamModelVersion.id, SpamModelVersion.created_at).order_by(SpamModelVersion.id.desc()).limit(1)
+        ).first()
+        key = tuple(newest) if newest else None
+        if url in _loaded and _loaded[url][2] == key:
+            model = _loaded[url][1]
+        else:
+            try:
+                model = _load(newest.id) if newest else seed_model()
+            except ModelUnavailable as error:
+                model = error
+        _loaded[url] = (time.monotonic(), model, key)
+    model = _loaded[url][1]
+    if isinstance(model, ModelUnavailable):
+        raise model
     return model
 
 
 def _load(version_id):
     row = db.session.get(SpamModelVersion, version_id)
+    try:
+        model = SpamModel.from_bytes(row.data or b"", {"version": version_id, "source": row.source})
+    except DAMAGED as error:
+        log.error("spam model version %r cannot be loaded: %s", version_id, error)
+        raise ModelUnavailable(f"version {version_id} cannot be loaded ({type(error).__name__})") from error
     log.info("spam model version %r loaded", version_id)
-    return SpamModel.from_bytes(row.data, {"version": version_id, "source": row.source})
+    return model
 
 
 def forget_loaded_model():
