@@ -178,6 +178,12 @@ class Config:
     MODERATION_NOTIFY_EVERY = 60
     MODERATION_DIGEST_HOURS = 24
     MODERATION_EMAIL_LINK_HOURS = 72
+    # GET /metrics: open unless a token is set, then `Authorization: Bearer TOKEN` only.
+    MODERATION_METRICS_TOKEN = None
+    # A worker's own scrape address for the events its processes counted (0: none; the web's /metrics has them
+    # when the worker runs beside it, as under `moderation serve`).
+    MODERATION_WORKER_METRICS_PORT = 0
+    MODERATION_WORKER_METRICS_HOST = "127.0.0.1"
 
     @classmethod
     def from_environ(cls, environ, instance_path):
@@ -202,8 +208,10 @@ class Config:
         for name in ("MODERATION_POST_LIMIT", "MODERATION_LOGIN_LIMIT"):
             settings[name] = _rate(environ, name, settings[name])
         settings["MODERATION_QUEUE"] = environ.get("MODERATION_QUEUE") or cls.MODERATION_QUEUE
-        for name in ("MODERATION_AKISMET_KEY", "MODERATION_AKISMET_URL"):
+        for name in ("MODERATION_AKISMET_KEY", "MODERATION_AKISMET_URL", "MODERATION_METRICS_TOKEN"):
             settings[name] = environ.get(name) or None
+        settings["MODERATION_WORKER_METRICS_HOST"] = (environ.get("MODERATION_WORKER_METRICS_HOST")
+                                                      or cls.MODERATION_WORKER_METRICS_HOST)
         if settings["MODERATION_AKISMET_KEY"] and not settings["MODERATION_AKISMET_URL"]:
             raise ConfigError("MODERATION_AKISMET_URL is not set: Akismet needs the address of the site its key belongs to.")
         if "MODERATION_ALLOWED_ORIGINS" in environ:
@@ -230,7 +238,7 @@ class Config:
 INTEGERS = ("MODERATION_FLOOD_INTERVAL", "MODERATION_SWEEP_AFTER", "MODERATION_SWEEP_EVERY", "MODERATION_PROXY_HOPS",
             "MODERATION_LINK_LIMIT", "MODERATION_FORM_MAX_AGE", "MODERATION_MIN_TRAINING_EXAMPLES",
             "MODERATION_RETAIN_DAYS", "MODERATION_SESSION_DAYS", "MODERATION_CHECK_TIME_LIMIT",
-            "MODERATION_TRAIN_TIME_LIMIT", "MODERATION_RETRAIN_DELAY")
+            "MODERATION_TRAIN_TIME_LIMIT", "MODERATION_RETRAIN_DELAY", "MODERATION_WORKER_METRICS_PORT")
 FLOATS = ("MODERATION_SPAM_THRESHOLD", "MODERATION_CLEAN_THRESHOLD", "MODERATION_MIN_FORM_SECONDS",
           "MODERATION_AKISMET_TIMEOUT", "MODERATION_DECISION_WEIGHT", "MODERATION_SMTP_TIMEOUT")
 FLAGS = ("RATELIMIT_ENABLED", "MODERATION_GRAVATAR", "MODERATION_SMTP_STARTTLS", "MODERATION_SMTP_SSL")

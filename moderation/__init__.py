@@ -54,6 +54,7 @@ def register_blueprints(app):
     from .comments.views import bp as comments_bp
     from .discussion.views import bp as discussion_bp
     from .health import bp as health_bp
+    from .metrics import bp as metrics_bp
     from .notify.views import bp as notify_bp
     from .privacy.views import bp as avatars_bp
     from .review.views import bp as review_bp
@@ -64,6 +65,7 @@ def register_blueprints(app):
     app.register_blueprint(review_bp)
     app.register_blueprint(api_bp)
     app.register_blueprint(health_bp)
+    app.register_blueprint(metrics_bp)
     app.register_blueprint(avatars_bp)
     app.register_blueprint(widget_bp)
     app.register_blueprint(team_bp)

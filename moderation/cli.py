@@ -12,7 +12,7 @@ from flask.cli import FlaskGroup, with_appcontext
 
 from config import ConfigError, new_data_key, private_folder
 
-from . import create_app, leases, webserver
+from . import create_app, leases, metrics, webserver
 from .api import tokens as api_tokens
 from .comments import services as comments
 from .queue import training_queue
@@ -49,6 +49,8 @@ def serve(host, port, workers, threads, concurrency, demo_site):
     """Web server, a Celery worker and the scheduler, in the foreground; Ctrl-C stops all of them."""
     os.umask(0o077)
     private_folder(current_app.instance_path)
+    # Every process started here counts its events in one folder, and the web's /metrics adds them up.
+    metrics.prepare_folder(current_app.instance_path)
     python = sys.executable
     children = {
         "web": [python, "-m", "moderation.cli", "web", "--host", host, "--port", str(port), "--threads", str(threads),
@@ -108,6 +110,7 @@ def demo_site(port, service):
 @with_appcontext
 def web(host, port, workers, threads, server):
     """The web app alone: gunicorn, one process per half core (put a buffering TLS proxy in front in production)."""
+    metrics.prepare_folder(current_app.instance_path)
     if server == "gunicorn":
         webserver.serve(create_app, host, port, workers or webserver.default_workers(), threads or webserver.THREADS)
         return

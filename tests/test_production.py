@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from config import new_data_key
 from tests.conftest import comment_fields, form_tokens
+from tests.test_metrics import samples
 from tests.services import POSTGRES_ADMIN_URL, REDIS_URL, need
 from tests.worker import ROOT, drop_queue, wait_for
 
@@ -119,6 +120,19 @@ def _slow_clients(port, count=12):
     return sockets
 
 
+def _every_scrape_counts_every_process(base):
+    """The post was counted in one of gunicorn's processes, the verdict and its check's time in a Celery pool's:
+    whichever web process answers a scrape, each is there once."""
+    for _ in range(8):  # a new connection each: gunicorn's processes take turns
+        scraped = samples(httpx.get(f"{base}/metrics", timeout=5).text)
+        assert scraped.get(("moderation_comments_posted_total", frozenset({("via", "form")}))) == 1, scraped
+        verdicts = {labels: count for (name, labels), count in scraped.items() if name == "moderation_verdicts_total"}
+        # Held by a rule: the form was sent a moment after the page was opened, quicker than a person types.
+        assert verdicts == {frozenset({("state", "held"), ("checker", "rules")}): 1}, verdicts
+        assert scraped.get(("moderation_check_duration_seconds_count", frozenset())) == 1
+        assert scraped.get(("moderation_comments", frozenset({("state", "held")}))) == 1
+
+
 def test_a_clean_checkout_starts_in_production_with_db_upgrade_and_serve(production):
     clone, env, database_url = production
     moderation = [sys.executable, "-m", "moderation.cli"]
@@ -138,6 +152,7 @@ def test_a_clean_checkout_starts_in_production_with_db_upgrade_and_serve(product
         try:
             comment_id = _post_behind_tls_proxy(base, "launch")
             wait_for(lambda: _state(database_url, comment_id) == "held", timeout=30)
+            _every_scrape_counts_every_process(base)
             assert httpx.get(f"{base}/healthz", timeout=5).status_code == 200, "slow clients do not hold the server up"
             assert _refused_unread(port).startswith(b"HTTP/1.1 413"), "a 100 MB upload is refused before it is read"
         finally:
@@ -146,7 +161,9 @@ def test_a_clean_checkout_starts_in_production_with_db_upgrade_and_serve(product
         instance = clone / "instance"
         assert oct(instance.stat().st_mode & 0o777) == "0o700"
         assert any(p.name.startswith("celerybeat-schedule-") for p in instance.iterdir())
-        assert {oct(p.stat().st_mode & 0o777) for p in instance.iterdir()} == {"0o600"}
+        assert {oct(p.stat().st_mode & 0o777) for p in instance.iterdir() if p.is_file()} == {"0o600"}
+        assert {oct(p.stat().st_mode & 0o777) for p in (instance / "metrics").iterdir()} == {"0o600"}
+        assert oct((instance / "metrics").stat().st_mode & 0o777) == "0o700"
         children = _children(serve.pid)
         assert len(children) == 4, "web, worker, training worker, scheduler"
     finally:

@@ -1,15 +1,16 @@
 """The Celery tasks: each takes an id, re-fetches the row, and does nothing if the work is done."""
 import logging
+import time
 
 import httpx
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_process_init
+from celery.signals import worker_init, worker_process_init
 from flask import current_app
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import DBAPIError, OperationalError as DatabaseError
 
-from moderation import leases
+from moderation import leases, metrics
 from moderation.extensions import db
 from moderation.notify import services as notify
 from moderation.privacy import services as privacy
@@ -73,6 +74,14 @@ def _retry_transient(task, error, comment_id, give_up):
 @shared_task(name=CHECK_COMMENT, bind=True, acks_late=True, max_retries=5)
 def check_comment(self, comment_id, **kwargs):
     """Give a pending comment its verdict; retried with backoff while the database or Akismet is unreachable."""
+    started = time.perf_counter()
+    try:
+        return _check(self, comment_id)
+    finally:
+        metrics.check_took(time.perf_counter() - started)
+
+
+def _check(self, comment_id):
     try:
         return services.check_comment(comment_id)
     except Exception as error:
@@ -157,6 +166,13 @@ def notify_moderators(**kwargs):
 
 
 def bind_worker_signals(flask_app):
+    @worker_init.connect(weak=False)
+    def serve_metrics(**kwargs):
+        # In the worker's main process, before its pool starts: the pool's processes then count in files.
+        port = flask_app.config["MODERATION_WORKER_METRICS_PORT"]
+        if port:
+            metrics.serve_worker_events(flask_app.instance_path, port, flask_app.config["MODERATION_WORKER_METRICS_HOST"])
+
     @worker_process_init.connect(weak=False)
     def fresh_connections(**kwargs):
         # A forked child must not share its parent's database sockets.

@@ -3,13 +3,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, has_request_context, request
 from flask_babel import gettext
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import undefer
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from .. import metrics
 from ..audit import record
 from ..cleaning import is_plain
 from ..extensions import db
@@ -227,6 +228,10 @@ def _holds(node, comment_id):
     return comment.id == comment_id or any(_holds(child, comment_id) for child in children)
 
 
+# For the metrics: the blueprint a comment came in through, by the name operators know it by.
+POSTED_VIA = {"comments": "form", "api": "api"}
+
+
 def post_comment(thread, **fields):
     """Save the comment as pending, commit, and only then queue its spam check.
 
@@ -282,6 +287,7 @@ def _post(thread, *, author_name, author_email, author_url, body, parent_id, hon
     record(comment, None, "pending", actor="reader", reason="posted")
     _commit_as_written()
     send_check_comment(comment.id)
+    metrics.posted(POSTED_VIA.get(request.blueprint if has_request_context() else None, "other"))
     return comment
 
 

@@ -53,10 +53,10 @@ def check(comment):
     verdict = {akismet.CheckResponse.HAM: "ham", akismet.CheckResponse.SPAM: "spam", akismet.CheckResponse.DISCARD: "discard"}[answer]
     record = {"sent": sent, "verdict": verdict}
     if verdict == "discard":
-        return Finding("spam", 1.0, "Akismet: blatant spam"), record
+        return Finding("spam", 1.0, "Akismet: blatant spam", checker="akismet"), record
     if verdict == "spam":
-        return Finding("score", 1.0, "Akismet: spam"), record
-    return Finding("score", 0.0, "Akismet: not spam"), record
+        return Finding("score", 1.0, "Akismet: spam", checker="akismet"), record
+    return Finding("score", 0.0, "Akismet: not spam", checker="akismet"), record
 
 
 def report(comment, is_spam):

@@ -31,6 +31,8 @@ class Finding:
     reason: str
     # A firm finding (honeypot, blocked word, blocked entry) stands even for an author on a trusted list.
     firm: bool = False
+    # Who found it, for the metrics' verdicts by checker: the site's rules, the model or Akismet.
+    checker: str = "rules"
 
 
 def count_links(comment):

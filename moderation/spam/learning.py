@@ -6,7 +6,7 @@ import time
 import sqlalchemy as sa
 from flask import current_app
 
-from .. import leases
+from .. import leases, metrics
 from ..extensions import db
 from ..models import AuditEvent, Comment, TrainingExample, utcnow
 from ..queue import HARD_LIMIT_MARGIN
@@ -126,8 +126,9 @@ def retrain_if_due(source="decisions", force=False):
         version = train_from_examples(source, force=force)
         db.session.commit()
     if version is not None:
-        log.info("spam model version %r trained on %r examples in %.1f s", version.id, version.examples,
-                 time.perf_counter() - started)
+        took = time.perf_counter() - started
+        metrics.retrain_took(took)
+        log.info("spam model version %r trained on %r examples in %.1f s", version.id, version.examples, took)
     return version
 
 

@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import undefer_group
 
+from .. import metrics
 from ..audit import record
 from ..extensions import db
 from ..models import Comment, utcnow
@@ -33,17 +34,31 @@ def verdict_state(findings, score, limits, trusted):
     return "held"
 
 
+def decided_by(findings, to_state, score, limits, trusted):
+    """The checker that gave the verdict, for the metrics: the one whose spam or hold finding it followed, else
+    the one with the highest score over the clean threshold; for a comment nothing was found in, "policy" (held or
+    approved by the site's auto-approve policy) or "trusted author"."""
+    wanted = {"spam": "spam", "held": "hold"}.get(to_state)
+    for finding in findings:
+        if finding.verdict == wanted:
+            return finding.checker
+    scored = [finding for finding in findings if finding.verdict == "score"]
+    if to_state != "approved" and scored and score >= limits["clean_threshold"]:
+        return max(scored, key=lambda finding: finding.score).checker
+    return "trusted author" if to_state == "approved" and trusted else "policy"
+
+
 def model_finding(comment):
     """The model's score; a model that cannot be loaded holds the comment for a person, with the reason."""
     try:
         model = current_model()
     except ModelUnavailable as error:
-        return Finding("hold", 0.0, f"model unavailable: {error}")
+        return Finding("hold", 0.0, f"model unavailable: {error}", checker="model")
     score = float(model.scores([comment.body], [comment.author_name])[0])
     reason = f"model: {score:.2f} spam"
     if score >= 0.5:
         reason += "; strongest signals: " + ", ".join(model.explain(comment.body, comment.author_name) or ["none"])
-    return Finding("score", score, reason)
+    return Finding("score", score, reason, checker="model")
 
 
 def is_trusted(comment):
@@ -71,7 +86,7 @@ def check_comment(comment_id):
     if listed and not any(f.firm for f in findings):
         # The administrator vouched for this author: neither the model nor Akismet is asked.
         score = max((f.score for f in findings if f.verdict != "hold"), default=0.0)
-        return _settle(comment, "approved", [f.reason for f in findings] + [listed], score)
+        return _settle(comment, "approved", [f.reason for f in findings] + [listed], score, "trusted list")
     findings.append(model_finding(comment))
     if akismet_check.enabled():
         finding, comment.akismet_payload = akismet_check.check(comment)
@@ -83,7 +98,7 @@ def check_comment(comment_id):
     reasons = [f.reason for f in findings]
     if to_state == "approved":
         reasons.append("auto-approved: " + ("a trusted author" if trusted else "no check found a problem"))
-    return _settle(comment, to_state, reasons, score)
+    return _settle(comment, to_state, reasons, score, decided_by(findings, to_state, score, limits, trusted))
 
 
 def hold_unchecked(comment_id, why):
@@ -91,10 +106,10 @@ def hold_unchecked(comment_id, why):
     comment = db.session.get(Comment, comment_id)
     if comment is None or comment.state != "pending":
         return None
-    return _settle(comment, "held", [f"spam check failed: {why}"], None)
+    return _settle(comment, "held", [f"spam check failed: {why}"], None, "check failed")
 
 
-def _settle(comment, to_state, reasons, score):
+def _settle(comment, to_state, reasons, score, checker):
     now = utcnow()
     decided = to_state == "approved"
     # A decided comment keeps only its network; one a moderator may still review keeps the whole address.
@@ -111,6 +126,7 @@ def _settle(comment, to_state, reasons, score):
         return None
     record(comment, "pending", to_state, actor=CHECKER, reason="; ".join(reasons) or "no problem found")
     db.session.commit()
+    metrics.verdict(to_state, checker)
     log.info("comment %r checked: %r", comment.id, to_state)
     return to_state
 

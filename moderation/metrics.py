@@ -1,0 +1,159 @@
+"""GET /metrics in Prometheus's text format: what happened, counted in every process, and what is, read at the scrape.
+
+Two kinds of figures:
+- Events, counted where they happen (prometheus-client): comments posted (web), verdicts by state and by the
+  checker that decided them, the check's duration, retrainings' duration (workers). Under several processes, each
+  writes its counts to files in PROMETHEUS_MULTIPROC_DIR and a scrape adds them up: `moderation serve` and
+  `moderation web` set it (the instance folder's `metrics/`, emptied as they start) for every process they start.
+  Without it, a scrape sees the counts of the one process that answered.
+- State, read from the database at each scrape, the same whichever process or machine answers: comments by state,
+  the checks waiting and the age of the oldest, decision follow-ups not yet sent, the model in use.
+
+Nothing here carries personal data: labels are states, checkers and sources, never an address, a name or a text.
+With MODERATION_METRICS_TOKEN set, a scrape must send it as `Authorization: Bearer TOKEN`.
+"""
+import hmac
+import os
+import time
+from functools import lru_cache
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, current_app, request
+
+# prometheus_client is imported where it is used, not here: it chooses between counting in this process and in
+# files as it is imported, so it must first be imported after PROMETHEUS_MULTIPROC_DIR is set (prepare_folder) and
+# in the process that counts, after gunicorn's or Celery's fork.
+from .extensions import db
+from .models import Comment, Followup, SpamModelVersion, utcnow
+
+bp = Blueprint("metrics", __name__)
+MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR"
+CHECK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+RETRAIN_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
+
+
+@lru_cache(maxsize=1)
+def events():
+    """The event metrics, made in the process that first counts one: after gunicorn's or Celery's fork, and after
+    PROMETHEUS_MULTIPROC_DIR is set, so each process writes files of its own."""
+    from prometheus_client import Counter, Histogram
+
+    return {
+        "posted": Counter("moderation_comments_posted", "Comments readers posted, by the way they came in.", ["via"],
+                          registry=None),
+        "verdicts": Counter("moderation_verdicts", "Verdicts the spam check gave, by the state it gave and the "
+                            "checker that decided it.", ["state", "checker"], registry=None),
+        "check": Histogram("moderation_check_duration_seconds", "How long one spam check took in the worker.",
+                           buckets=CHECK_BUCKETS, registry=None),
+        "retrain": Histogram("moderation_retrain_duration_seconds", "How long a retraining of the spam model took.",
+                             buckets=RETRAIN_BUCKETS, registry=None),
+    }
+
+
+def posted(via):
+    events()["posted"].labels(via=via).inc()
+
+
+def verdict(state, checker):
+    events()["verdicts"].labels(state=state, checker=checker).inc()
+
+
+def check_took(seconds):
+    events()["check"].observe(seconds)
+
+
+def retrain_took(seconds):
+    events()["retrain"].observe(seconds)
+
+
+class DatabaseState:
+    """What is true now, read from the database at the scrape."""
+
+    def collect(self):
+        from prometheus_client.core import GaugeMetricFamily
+
+        now = utcnow()
+        by_state = GaugeMetricFamily("moderation_comments", "Comments by state.", labels=["state"])
+        for state, count in db.session.execute(sa.select(Comment.state, sa.func.count()).group_by(Comment.state)):
+            by_state.add_metric([state], count)
+        yield by_state
+        count, oldest = db.session.execute(sa.select(
+            sa.func.count(), sa.func.min(sa.func.coalesce(Comment.check_sent_at, Comment.created_at)))
+            .where(Comment.state == "pending")).one()
+        yield GaugeMetricFamily("moderation_pending_checks", "Comments waiting for their spam check.", value=count)
+        yield GaugeMetricFamily("moderation_oldest_pending_seconds", "Age of the oldest check waiting (0: none).",
+                                value=max((now - oldest).total_seconds(), 0) if oldest else 0)
+        yield GaugeMetricFamily("moderation_followups_waiting", "Decision follow-ups (retraining, Akismet reports) "
+                                "not yet taken by the broker.",
+                                value=db.session.scalar(sa.select(sa.func.count()).select_from(Followup)))
+        newest = db.session.execute(sa.select(SpamModelVersion.id, SpamModelVersion.source)
+                                    .order_by(SpamModelVersion.id.desc()).limit(1)).first()
+        model = GaugeMetricFamily("moderation_model_version", "The spam model version in use (0: the seed model).",
+                                  labels=["source"])
+        model.add_metric([newest.source if newest else "seed"], newest.id if newest else 0)
+        yield model
+
+
+def registry():
+    """The events of every process (or of this one), and the database's state."""
+    from prometheus_client import CollectorRegistry, multiprocess
+
+    scraped = CollectorRegistry()
+    if os.environ.get(MULTIPROCESS):
+        multiprocess.MultiProcessCollector(scraped)
+    else:
+        for metric in events().values():
+            scraped.register(metric)
+    scraped.register(DatabaseState())
+    return scraped
+
+
+@bp.get("/metrics")
+def metrics():
+    token = current_app.config.get("MODERATION_METRICS_TOKEN")
+    if token:
+        sent = request.headers.get("Authorization", "")
+        if not hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
+            abort(401)
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    started = time.perf_counter()
+    body = generate_latest(registry())
+    body += (f"# HELP moderation_scrape_duration_seconds How long this scrape took.\n"
+             f"# TYPE moderation_scrape_duration_seconds gauge\n"
+             f"moderation_scrape_duration_seconds {time.perf_counter() - started:.6f}\n").encode()
+    return Response(body, content_type=CONTENT_TYPE_LATEST, headers={"Cache-Control": "no-store"})
+
+
+def serve_worker_events(instance_path, port, host):
+    """A worker machine's own scrape address (MODERATION_WORKER_METRICS_PORT): the events its pool's processes
+    counted. Called in the worker's main process before its pool starts; the database's state is the web's."""
+    if not os.environ.get(MULTIPROCESS):
+        folder = os.path.join(instance_path, f"metrics-worker-{port}")
+        os.environ[MULTIPROCESS] = folder
+        os.makedirs(folder, exist_ok=True)
+        _empty(folder)
+    from prometheus_client import CollectorRegistry, multiprocess, start_http_server
+
+    scraped = CollectorRegistry()
+    multiprocess.MultiProcessCollector(scraped)
+    start_http_server(port, addr=host, registry=scraped)
+
+
+def _empty(folder):
+    for name in os.listdir(folder):
+        if name.endswith(".db"):
+            os.remove(os.path.join(folder, name))
+
+
+def prepare_folder(instance_path):
+    """For `moderation serve` and `moderation web`: PROMETHEUS_MULTIPROC_DIR, unless already set, is the instance
+    folder's `metrics/`, emptied (the counts of processes that ran before are gone, as a restart resets a
+    counter). One set by the operator is left as it is."""
+    if os.environ.get(MULTIPROCESS):
+        return os.environ[MULTIPROCESS]  # the operator's: theirs to empty when they see fit
+    folder = os.path.join(instance_path, "metrics")
+    os.makedirs(folder, exist_ok=True)
+    _empty(folder)
+    os.environ[MULTIPROCESS] = folder
+    return folder
