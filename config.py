@@ -11,6 +11,7 @@ from limits import parse_many
 AUTO_APPROVE_CHOICES = ("never", "trusted", "clean")
 # "sync" talks to Akismet; the test clients answer without the network (spam or not spam), for tests and demos.
 AKISMET_CLIENTS = ("sync", "test-spam", "test-ham")
+LOG_FORMATS = ("text", "json")
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off"}
 
@@ -184,6 +185,8 @@ class Config:
     # when the worker runs beside it, as under `moderation serve`).
     MODERATION_WORKER_METRICS_PORT = 0
     MODERATION_WORKER_METRICS_HOST = "127.0.0.1"
+    # "json": one JSON object per log line, with the comment's id as a field of its own (moderation/logs.py).
+    MODERATION_LOG_FORMAT = "text"
 
     @classmethod
     def from_environ(cls, environ, instance_path):
@@ -197,6 +200,8 @@ class Config:
         settings["MODERATION_DATA_KEY_FILE"] = None if environ.get("MODERATION_DATA_KEY") else cls.data_key_file(instance)
         settings["MODERATION_AUTO_APPROVE"] = _choice(environ, "MODERATION_AUTO_APPROVE", AUTO_APPROVE_CHOICES,
                                                       cls.MODERATION_AUTO_APPROVE)
+        settings["MODERATION_LOG_FORMAT"] = _choice(environ, "MODERATION_LOG_FORMAT", LOG_FORMATS,
+                                                    cls.MODERATION_LOG_FORMAT)
         settings["MODERATION_AKISMET_CLIENT"] = _choice(environ, "MODERATION_AKISMET_CLIENT", AKISMET_CLIENTS,
                                                         cls.MODERATION_AKISMET_CLIENT)
         for name in INTEGERS:

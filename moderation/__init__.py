@@ -6,7 +6,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 import config as settings
 
-from . import errors, i18n, ids, security, text
+from . import errors, i18n, ids, logs, security, text
 from .extensions import db, limiter, login_manager, migrate
 from .privacy import crypto
 from .privacy import views as privacy_views
@@ -28,6 +28,8 @@ def create_app(config=None):
     app = Flask(__name__, template_folder=str(templates_dir()), instance_path=settings.instance_path())
     app.config.from_mapping(settings.load(instance_path=app.instance_path))
     app.config.from_mapping(config or {})
+    if app.config["MODERATION_LOG_FORMAT"] == "json":
+        logs.use_json_lines()
     app.session_interface = SessionInterface()
     if app.config["MODERATION_PROXY_HOPS"]:
         hops = app.config["MODERATION_PROXY_HOPS"]

@@ -18,6 +18,7 @@ import time
 from functools import lru_cache
 
 import sqlalchemy as sa
+from sqlalchemy.exc import SQLAlchemyError
 from flask import Blueprint, Response, abort, current_app, request
 
 # prometheus_client is imported where it is used, not here: it chooses between counting in this process and in
@@ -72,6 +73,18 @@ class DatabaseState:
     def collect(self):
         from prometheus_client.core import GaugeMetricFamily
 
+        try:
+            figures = list(self._read(GaugeMetricFamily))
+        except SQLAlchemyError:
+            # The events are still worth a scrape; the state says the database did not answer.
+            db.session.rollback()
+            current_app.logger.warning("metrics: the database did not answer")
+            figures = []
+        yield GaugeMetricFamily("moderation_database_up", "Whether the database answered this scrape (1) or not (0).",
+                                value=1 if figures else 0)
+        yield from figures
+
+    def _read(self, GaugeMetricFamily):  # noqa: N803 - the class, imported late
         now = utcnow()
         by_state = GaugeMetricFamily("moderation_comments", "Comments by state.", labels=["state"])
         for state, count in db.session.execute(sa.select(Comment.state, sa.func.count()).group_by(Comment.state)):

@@ -173,12 +173,14 @@ def _send(name, *args, countdown=None):
     """Send, after the commit that made the work: whatever the broker does then, what was committed stays and the
     request answers as it would have (the sweep sends a comment's check again; see README, delivery)."""
     celery_app = current_app.extensions["celery"]
+    # Every task here takes a comment's id first.
+    about = {"comment_id": args[0]} if args and isinstance(args[0], int) else {}
     try:
         celery_app.send_task(name, args=args, countdown=countdown)
     except OperationalError as error:
-        log.warning("could not queue %r for %r, the sweep will retry: %r", name, args, error)
+        log.warning("could not queue %r for %r, the sweep will retry: %r", name, args, error, extra=about)
         return False
     except Exception:  # noqa: BLE001 - any failure of the broker's client, after the commit, must not become a 500
-        log.exception("queueing %r for %r failed, the sweep will retry", name, args)
+        log.exception("queueing %r for %r failed, the sweep will retry", name, args, extra=about)
         return False
     return True

@@ -106,3 +106,40 @@ def test_a_worker_on_a_machine_of_its_own_serves_the_events_its_processes_counte
     text = wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text)
     assert value(text, "moderation_check_duration_seconds_count") == 3
     assert sum(count for (name, _), count in samples(text).items() if name == "moderation_verdicts_total") == 3
+
+
+def test_with_the_database_down_a_scrape_still_has_the_events_and_says_so(make_app):
+    from moderation import create_app
+    from tests.conftest import app_config
+    from tests.test_health import DOWN
+
+    app = make_app()
+    down = create_app(app_config(DOWN, SECRET_KEY=app.config["SECRET_KEY"]))
+    text = scrape(down.test_client())
+    assert value(text, "moderation_database_up") == 0
+    assert "moderation_check_duration_seconds_count" in text and "moderation_comments{" not in text
+    assert value(scrape(app.test_client()), "moderation_database_up") == 1
+    with down.app_context():
+        db.engine.dispose()
+
+
+@pytest.mark.pipeline
+def test_a_worker_logging_json_gives_each_line_about_a_comment_its_id_and_no_personal_data(request, tmp_path):
+    import json
+
+    from tests.test_pipeline import _post, _start
+
+    app, worker = _start(request, tmp_path, "sqlite+sqlite-broker", MODERATION_LOG_FORMAT="json")
+    with app.app_context():
+        factories.make_thread("logged", "Logged article")
+    comment_id = _post(app.test_client(), "logged", author_name="Ottoline Loggerhead",
+                       body="A sentence that must stay out of the logs.")
+    worker.wait_until_finished({"moderation.check_comment": 1})
+    lines = [json.loads(line) for line in worker.output if line.startswith("{")]
+    # Celery's banner is printed, not logged; every log line is JSON, none in Celery's "[2026-...: INFO/..." form.
+    assert lines and not [line for line in worker.output if line.startswith("[20")], worker.log[-3000:]
+    checked = [line for line in lines if line.get("comment_id") == comment_id and line["logger"].endswith("services")]
+    assert len(checked) == 1, lines
+    assert checked[0]["state"] in ("held", "spam", "approved") and checked[0]["task"] == "moderation.check_comment"
+    assert checked[0]["task_id"] and checked[0]["level"] == "INFO" and checked[0]["time"].endswith("+00:00")
+    assert "Ottoline" not in worker.log and "stay out of the logs" not in worker.log

@@ -5,12 +5,12 @@ import time
 import httpx
 from celery import shared_task
 from celery.exceptions import SoftTimeLimitExceeded
-from celery.signals import worker_init, worker_process_init
+from celery.signals import after_setup_logger, after_setup_task_logger, worker_init, worker_process_init
 from flask import current_app
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import DBAPIError, OperationalError as DatabaseError
 
-from moderation import leases, metrics
+from moderation import leases, logs, metrics
 from moderation.extensions import db
 from moderation.notify import services as notify
 from moderation.privacy import services as privacy
@@ -66,7 +66,8 @@ def _retry_transient(task, error, comment_id, give_up):
         raise error
     db.session.rollback()
     if task.request.retries >= task.max_retries:
-        log.warning("%r for comment %r gave up after %r retries: %r", task.name, comment_id, task.request.retries, error)
+        log.warning("%r for comment %r gave up after %r retries: %r", task.name, comment_id, task.request.retries, error,
+                    extra={"comment_id": comment_id})
         return give_up(f"{_what_failed(error)} ({task.request.retries + 1} tries)")
     raise task.retry(exc=error, countdown=min(2 ** task.request.retries, 60))
 
@@ -87,7 +88,7 @@ def _check(self, comment_id):
     except Exception as error:
         if not _ran_out_of_time(error):
             return _retry_transient(self, error, comment_id, lambda why: services.hold_unchecked(comment_id, why))
-    log.warning("the check of comment %r ran out of time", comment_id)
+    log.warning("the check of comment %r ran out of time", comment_id, extra={"comment_id": comment_id})
     limit = current_app.config["MODERATION_CHECK_TIME_LIMIT"]
     return services.hold_unchecked(comment_id, f"the check took longer than {limit} s and was stopped")
 
@@ -107,7 +108,7 @@ def learn_from_decision(self, comment_id, **kwargs):
         delay, waited = current_app.config["MODERATION_RETRAIN_DELAY"] or 10, kwargs.get("waited_for_lease", 0)
         if waited > learning.retrain_lease_seconds():
             log.warning("no retraining after the decision on comment %r: the lease stayed taken for %r s",
-                        comment_id, waited)
+                        comment_id, waited, extra={"comment_id": comment_id})
             return None
         raise self.retry(countdown=delay, max_retries=self.request.retries + 1,
                          kwargs={**kwargs, "waited_for_lease": waited + delay}) from None
@@ -115,7 +116,8 @@ def learn_from_decision(self, comment_id, **kwargs):
         if not _ran_out_of_time(error):
             return _retry_transient(self, error, comment_id, lambda why: None)
         # The example is stored; the next decision (or `moderation spam retrain`) trains on it.
-        log.warning("retraining after the decision on comment %r ran out of time", comment_id)
+        log.warning("retraining after the decision on comment %r ran out of time", comment_id,
+                    extra={"comment_id": comment_id})
         return None
     return version.id if version is not None else None
 
@@ -166,6 +168,12 @@ def notify_moderators(**kwargs):
 
 
 def bind_worker_signals(flask_app):
+    @after_setup_logger.connect(weak=False)
+    @after_setup_task_logger.connect(weak=False)
+    def json_lines(logger=None, **kwargs):
+        if flask_app.config["MODERATION_LOG_FORMAT"] == "json":
+            logs.use_json_lines(logger.handlers)
+
     @worker_init.connect(weak=False)
     def serve_metrics(**kwargs):
         # In the worker's main process, before its pool starts: the pool's processes then count in files.

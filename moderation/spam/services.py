@@ -127,7 +127,8 @@ def _settle(comment, to_state, reasons, score, checker):
     record(comment, "pending", to_state, actor=CHECKER, reason="; ".join(reasons) or "no problem found")
     db.session.commit()
     metrics.verdict(to_state, checker)
-    log.info("comment %r checked: %r", comment.id, to_state)
+    log.info("comment %r checked: %r", comment.id, to_state,
+             extra={"comment_id": comment.id, "state": to_state, "checker": checker})
     return to_state
 
 
