@@ -4,7 +4,8 @@ Two kinds of figures:
 - Events, counted where they happen (prometheus-client): comments posted (web), verdicts by state and by the
   checker that decided them, the check's duration, retrainings' duration (workers). Under several processes, each
   writes its counts to files in PROMETHEUS_MULTIPROC_DIR and a scrape adds them up: `moderation serve` and
-  `moderation web` set it (the instance folder's `metrics/`, emptied as they start) for every process they start.
+  `moderation web` set it (the instance folder's `metrics/`, without the files of processes gone) for every
+  process they start.
   Without it, a scrape sees the counts of the one process that answered.
 - State, read from the database at each scrape, the same whichever process or machine answers: comments by state,
   the checks waiting and the age of the oldest, decision follow-ups not yet sent, the model in use.
@@ -13,6 +14,7 @@ Nothing here carries personal data: labels are states, checkers and sources, nev
 With MODERATION_METRICS_TOKEN set, a scrape must send it as `Authorization: Bearer TOKEN`.
 """
 import hmac
+import logging
 import os
 import time
 from functools import lru_cache
@@ -28,6 +30,9 @@ from .extensions import db
 from .models import Comment, Followup, SpamModelVersion, utcnow
 
 bp = Blueprint("metrics", __name__)
+log = logging.getLogger(__name__)
+# PostgreSQL: a scrape's queries give up after this, so a database in trouble does not hold a web thread for long.
+SCRAPE_STATEMENT_MS = 5000
 MULTIPROCESS = "PROMETHEUS_MULTIPROC_DIR"
 CHECK_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 RETRAIN_BUCKETS = (0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600)
@@ -51,20 +56,35 @@ def events():
     }
 
 
+def _count(what):
+    """Counting never fails what is being counted: a post committed, a verdict saved. A folder that cannot be
+    written (missing, full, not ours) costs the count and one warning per process, nothing else."""
+    try:
+        what(events())
+    except Exception as error:  # noqa: BLE001 - see above
+        if not _warned:
+            _warned.append(error)
+            log.warning("metrics: an event could not be counted (%s: %s); %s=%r", type(error).__name__, error,
+                        MULTIPROCESS, os.environ.get(MULTIPROCESS))
+
+
+_warned = []
+
+
 def posted(via):
-    events()["posted"].labels(via=via).inc()
+    _count(lambda metrics: metrics["posted"].labels(via=via).inc())
 
 
 def verdict(state, checker):
-    events()["verdicts"].labels(state=state, checker=checker).inc()
+    _count(lambda metrics: metrics["verdicts"].labels(state=state, checker=checker).inc())
 
 
 def check_took(seconds):
-    events()["check"].observe(seconds)
+    _count(lambda metrics: metrics["check"].observe(seconds))
 
 
 def retrain_took(seconds):
-    events()["retrain"].observe(seconds)
+    _count(lambda metrics: metrics["retrain"].observe(seconds))
 
 
 class DatabaseState:
@@ -85,6 +105,8 @@ class DatabaseState:
         yield from figures
 
     def _read(self, GaugeMetricFamily):  # noqa: N803 - the class, imported late
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(sa.text(f"SET LOCAL statement_timeout = {SCRAPE_STATEMENT_MS}"))
         now = utcnow()
         by_state = GaugeMetricFamily("moderation_comments", "Comments by state.", labels=["state"])
         for state, count in db.session.execute(sa.select(Comment.state, sa.func.count()).group_by(Comment.state)):
@@ -125,9 +147,10 @@ def registry():
 def metrics():
     token = current_app.config.get("MODERATION_METRICS_TOKEN")
     if token:
-        sent = request.headers.get("Authorization", "")
-        if not hmac.compare_digest(sent.encode(), f"Bearer {token}".encode()):
-            abort(401)
+        scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(sent.strip().encode(), token.encode()):
+            return Response("A scrape of /metrics needs its token: Authorization: Bearer TOKEN.\n", status=401,
+                            content_type="text/plain; charset=utf-8", headers={"WWW-Authenticate": "Bearer"})
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
     started = time.perf_counter()
@@ -141,32 +164,43 @@ def metrics():
 def serve_worker_events(instance_path, port, host):
     """A worker machine's own scrape address (MODERATION_WORKER_METRICS_PORT): the events its pool's processes
     counted. Called in the worker's main process before its pool starts; the database's state is the web's."""
-    if not os.environ.get(MULTIPROCESS):
-        folder = os.path.join(instance_path, f"metrics-worker-{port}")
-        os.environ[MULTIPROCESS] = folder
-        os.makedirs(folder, exist_ok=True)
-        _empty(folder)
+    folder = os.environ.setdefault(MULTIPROCESS, os.path.join(instance_path, f"metrics-worker-{port}"))
+    os.makedirs(folder, exist_ok=True)
     from prometheus_client import CollectorRegistry, multiprocess, start_http_server
 
     scraped = CollectorRegistry()
     multiprocess.MultiProcessCollector(scraped)
-    start_http_server(port, addr=host, registry=scraped)
+    start_http_server(port, addr=host, registry=scraped)  # first: a second worker on the port stops here
+    _forget_the_dead(folder)
 
 
-def _empty(folder):
+def _forget_the_dead(folder):
+    """Remove the files of processes that are gone (a restart's predecessors); those of live ones stay, whoever
+    started them (another `moderation web` on the same instance folder, a worker beside it)."""
     for name in os.listdir(folder):
-        if name.endswith(".db"):
-            os.remove(os.path.join(folder, name))
+        stem, _, pid = name.removesuffix(".db").rpartition("_")
+        if name.endswith(".db") and stem and pid.isdigit() and not _alive(int(pid)):
+            try:
+                os.remove(os.path.join(folder, name))
+            except FileNotFoundError:
+                pass  # another process starting removed it first
+
+
+def _alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def prepare_folder(instance_path):
     """For `moderation serve` and `moderation web`: PROMETHEUS_MULTIPROC_DIR, unless already set, is the instance
-    folder's `metrics/`, emptied (the counts of processes that ran before are gone, as a restart resets a
-    counter). One set by the operator is left as it is."""
-    if os.environ.get(MULTIPROCESS):
-        return os.environ[MULTIPROCESS]  # the operator's: theirs to empty when they see fit
-    folder = os.path.join(instance_path, "metrics")
+    folder's `metrics/`. The files of processes that are gone go (their counts with them, as a restart resets a
+    counter); those of processes still running stay."""
+    folder = os.environ.setdefault(MULTIPROCESS, os.path.join(instance_path, "metrics"))
     os.makedirs(folder, exist_ok=True)
-    _empty(folder)
-    os.environ[MULTIPROCESS] = folder
+    _forget_the_dead(folder)
     return folder

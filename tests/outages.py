@@ -1,4 +1,4 @@
-"""What the fault tests break, each on a port of its own: a redis-server that can crash, a relay that can cut a
+"""What the fault tests break, each on an address of its own: a redis-server that can crash, a relay that can cut a
 real RabbitMQ or PostgreSQL off, and an address that accepts and never answers."""
 import shutil
 import socket
@@ -14,6 +14,7 @@ LOOPBACK = "127.0.0.1"
 
 
 def free_port():
+    """A port free now, for a server that binds it at once (another process could take it later)."""
     with socket.socket() as probe:
         probe.bind((LOOPBACK, 0))
         return probe.getsockname()[1]
@@ -21,23 +22,32 @@ def free_port():
 
 class RedisServer:
     """A redis-server of the test's own that keeps nothing on disk: after `crash()` and `start()` it is up again
-    and empty, as a Redis without persistence is after a restart. Every queued and unacknowledged message is gone."""
+    and empty, as a Redis without persistence is after a restart. Every queued and unacknowledged message is gone.
+    It listens on a unix socket in `folder` only, so no other process on the machine can take its address while
+    it is down."""
 
     def __init__(self, folder):
         self.binary = shutil.which("redis-server")
         if self.binary is None:
             missing("redis-server (Debian's redis-server package)")
-        self.folder, self.port, self.proc = folder, free_port(), None
-        self.url = f"redis://{LOOPBACK}:{self.port}/0"
+        self.folder, self.proc = folder, None
+        self.socket = folder / "redis.sock"
+        self.url = f"redis+socket://{self.socket}"
+        self.log = folder / "redis.log"
         self.start()
 
     def start(self):
-        self.proc = subprocess.Popen(
-            [self.binary, "--port", str(self.port), "--bind", LOOPBACK, "--save", "", "--appendonly", "no",
-             "--dir", str(self.folder)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        client = redis.Redis(host=LOOPBACK, port=self.port, socket_connect_timeout=0.5)
-        wait_for(lambda: _answers(client.ping), timeout=20)
-        client.close()
+        with open(self.log, "a") as log:
+            self.proc = subprocess.Popen(
+                [self.binary, "--port", "0", "--unixsocket", str(self.socket), "--unixsocketperm", "700",
+                 "--save", "", "--appendonly", "no", "--dir", str(self.folder)], stdout=log, stderr=subprocess.STDOUT)
+        client = redis.Redis(unix_socket_path=str(self.socket), socket_connect_timeout=0.5)
+        try:
+            wait_for(lambda: self.proc.poll() is not None or _answers(client.ping), timeout=20)
+        finally:
+            client.close()
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"redis-server stopped at once:\n{self.log.read_text()[-2000:]}")
 
     def crash(self):
         """SIGKILL: whatever it held is lost, and every connection to it breaks."""
@@ -46,7 +56,7 @@ class RedisServer:
             self.proc.wait()
 
     def client(self):
-        return redis.Redis.from_url(self.url)
+        return redis.Redis(unix_socket_path=str(self.socket))
 
 
 def _answers(call):
@@ -57,54 +67,66 @@ def _answers(call):
 
 
 class Relay:
-    """A TCP relay on a free port to a real server. `cut()` breaks every connection through it and refuses new
-    ones, as a server that went down or a network that broke does to its clients; `mend()` lets them through
-    again. What the server holds survives, as a durable RabbitMQ's queues or PostgreSQL's rows survive a restart."""
+    """A TCP relay on a free port to a real server. `cut()` breaks every connection through it, and until `mend()`
+    every new one is closed as soon as it is made, as a server that went down or a network that broke does to its
+    clients. What the server holds survives, as a durable RabbitMQ's queues or PostgreSQL's rows survive a restart.
+    The relay keeps its port all along, so nothing else can take it meanwhile."""
 
     def __init__(self, host, port):
-        self.target, self.port = (host, port), free_port()
+        self.target = (host, port)
         self._lock = threading.Lock()
         self._open = set()
-        self._listener = None
-        self.mend()
+        self._cut = False
+        self._listener = socket.socket()
+        self._listener.bind((LOOPBACK, 0))
+        self._listener.listen(128)
+        self.port = self._listener.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
 
     def url(self, template):
         """`template` with {port} filled in: "amqp://guest:guest@127.0.0.1:{port}//"."""
         return template.format(port=self.port)
 
-    def mend(self):
-        listener = socket.socket()
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind((LOOPBACK, self.port))
-        listener.listen(128)
-        self._listener = listener
-        threading.Thread(target=self._accept, args=(listener,), daemon=True).start()
-
     def cut(self):
-        listener, self._listener = self._listener, None
-        if listener is not None:
-            # shutdown() wakes the accept() blocked in the other thread; close() alone would not.
-            _shutdown(listener)
-            listener.close()
         with self._lock:
+            self._cut = True
             broken, self._open = self._open, set()
         for sock in broken:
             _shutdown(sock)
 
-    def _accept(self, listener):
+    def mend(self):
+        with self._lock:
+            self._cut = False
+
+    def close(self):
+        """For good: the port too."""
+        self.cut()
+        _shutdown(self._listener)  # wakes the accept() blocked in the other thread; close() alone would not
+        self._listener.close()
+
+    def _accept(self):
         while True:
             try:
-                client, _ = listener.accept()
+                client, _ = self._listener.accept()
             except OSError:
                 return
-            try:
-                upstream = socket.create_connection(self.target, timeout=5)
-            except OSError:
-                client.close()
+            upstream = None
+            if not self._cut:
+                try:
+                    upstream = socket.create_connection(self.target, timeout=5)
+                    upstream.settimeout(None)
+                except OSError:
+                    pass
+            with self._lock:  # cut() may have run meanwhile: what it did not see must not get through
+                through = upstream is not None and not self._cut
+                if through:
+                    self._open |= {client, upstream}
+            if not through:
+                for sock in (client, upstream):
+                    if sock is not None:
+                        _shutdown(sock)
+                        sock.close()
                 continue
-            upstream.settimeout(None)
-            with self._lock:
-                self._open |= {client, upstream}
             for source, sink in ((client, upstream), (upstream, client)):
                 threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
 
@@ -119,8 +141,6 @@ class Relay:
         with self._lock:
             self._open -= {source, sink}
         source.close()  # each socket is the source of one pump, so each is closed once
-
-    close = cut
 
 
 def _shutdown(sock):

@@ -97,14 +97,16 @@ def test_a_worker_on_a_machine_of_its_own_serves_the_events_its_processes_counte
     from tests.worker import wait_for
 
     port = free_port()
-    app, worker = _start(request, tmp_path, "sqlite+sqlite-broker", MODERATION_WORKER_METRICS_PORT=port)
+    app, worker = _start(request, tmp_path, "sqlite+sqlite-broker", MODERATION_WORKER_METRICS_PORT=port,
+                         MODERATION_INSTANCE_PATH=str(tmp_path / "instance"))
     with app.app_context():
         factories.make_thread("apart", "Apart article")
     for n in range(3):
         _post(app.test_client(), "apart", body=f"Comment {n} for the worker apart.")
     worker.wait_until_finished({"moderation.check_comment": 3})
-    text = wait_for(lambda: httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text)
-    assert value(text, "moderation_check_duration_seconds_count") == 3
+    text = wait_for(lambda: (lambda text: text if value(text, "moderation_check_duration_seconds_count") == 3 else None)(
+        httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text), timeout=10)
+    assert (tmp_path / "instance" / f"metrics-worker-{port}").is_dir()
     assert sum(count for (name, _), count in samples(text).items() if name == "moderation_verdicts_total") == 3
 
 

@@ -223,6 +223,41 @@ def test_a_moderator_clearing_comments_one_after_another_retrains_the_model_once
         assert trained[0].examples == 60 + 5
 
 
+def test_two_installations_share_one_broker_each_on_its_own_queue(request, tmp_path):
+    """Two sites, each with its database and its MODERATION_QUEUE, on one Redis: each one's worker checks its
+    own comments and never sees the other's."""
+    from tests.services import postgresql_database
+
+    first_app, first = _start(request, tmp_path, "postgresql+redis", queues=("checks",))
+    with postgresql_database(f"moderation_other_{RUN_ID}_{uuid.uuid4().hex[:6]}") as second_url:
+        second_queue = f"moderation-other-{RUN_ID}-{uuid.uuid4().hex[:6]}"
+        second_app = build_app(second_url, CELERY_BROKER_URL=REDIS_URL, MODERATION_QUEUE=second_queue)
+        second = Worker({"DATABASE_URL": second_url, "CELERY_BROKER_URL": REDIS_URL, "MODERATION_QUEUE": second_queue},
+                        queues=("checks",), name="other-site")
+        try:
+            posted = {}
+            for app in (first_app, second_app):
+                with app.app_context():
+                    factories.make_thread("shared-broker", "An article on each site")
+                posted[app] = [_post(app.test_client(), "shared-broker", body=f"Comment {n} on this site.")
+                               for n in range(3)]
+            first.wait_until_finished({"moderation.check_comment": 3})
+            second.wait_until_finished({"moderation.check_comment": 3})
+            for app in (first_app, second_app):
+                with app.app_context():
+                    db.session.remove()
+                    states = db.session.execute(db.select(Comment.id, Comment.state)).all()
+                    assert sorted(i for i, _ in states) == sorted(posted[app])
+                    assert "pending" not in {state for _, state in states}
+            time.sleep(1)
+            assert first.finished("moderation.check_comment") == 3 and second.finished("moderation.check_comment") == 3
+        finally:
+            second.stop()
+            drop_queue(REDIS_URL, second_queue)
+            with second_app.app_context():
+                db.engine.dispose()
+
+
 def test_retraining_runs_on_a_worker_of_its_own_while_the_checks_go_on(request, tmp_path):
     """As `moderation serve` runs them: one worker reads the checks' queue, another the retraining's. A decision's
     retraining goes to the second; the first keeps checking and never retrains."""

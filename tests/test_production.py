@@ -122,7 +122,10 @@ def _slow_clients(port, count=12):
 
 def _every_scrape_counts_every_process(base):
     """The post was counted in one of gunicorn's processes, the verdict and its check's time in a Celery pool's:
-    whichever web process answers a scrape, each is there once."""
+    whichever web process answers a scrape, each is there once (after the first scrape that shows them: the
+    verdict is counted a moment after it is committed)."""
+    wait_for(lambda: ("moderation_check_duration_seconds_count", frozenset()) in
+             {key for key, count in samples(httpx.get(f"{base}/metrics", timeout=5).text).items() if count})
     for _ in range(8):  # a new connection each: gunicorn's processes take turns
         scraped = samples(httpx.get(f"{base}/metrics", timeout=5).text)
         assert scraped.get(("moderation_comments_posted_total", frozenset({("via", "form")}))) == 1, scraped

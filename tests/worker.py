@@ -66,20 +66,25 @@ class Worker:
     def kill(self):
         """SIGKILL to the worker and its pool's processes at once, as when its machine dies: nothing is acknowledged
         or cleaned up."""
-        if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGKILL)
-            self.proc.wait()
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)  # the group: a pool's process outliving its parent too
+        except ProcessLookupError:
+            pass
+        self.proc.wait()
 
     def received(self, task_name):
         return sum(f"Task {task_name}[" in line and " received" in line for line in list(self.output))
 
-    def stop(self):
-        if self.proc.poll() is None:
+    def stop(self, graceful=False):
+        """Killed at once, which is all a test's end needs (its queue and tables go next); `graceful`: SIGTERM, a
+        warm shutdown that lets the task running finish (a few seconds, up to 20)."""
+        if self.proc.poll() is None and graceful:
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                self.kill()
+                pass
+        self.kill()
         self.proc.stdout.close()
 
 

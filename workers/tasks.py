@@ -35,12 +35,13 @@ def _causes(error):
 
 def _what_failed(error):
     """The failure in words a moderator can read, for a comment held once the retries ran out."""
+    # The error's own kind first: a database error raised while handling an Akismet one is the database's.
+    if isinstance(error, DBAPIError):
+        return f"the database failed with {type(error).__name__}"
     if any(isinstance(seen, httpx.TimeoutException) for seen in _causes(error)):
         return f"Akismet did not answer within {current_app.config['MODERATION_AKISMET_TIMEOUT']:g} s"
     if isinstance(error, akismet_check.TRANSIENT):
         return "Akismet could not be reached"
-    if isinstance(error, DBAPIError):
-        return f"the database failed with {type(error).__name__}"
     if isinstance(error, BrokerError):
         return "the broker could not be reached"
     return type(error).__name__

@@ -1,7 +1,6 @@
 """Where the spam model lives: versions in the database, the shipped seed model, and training from examples."""
 import logging
 import time
-import zipfile
 from functools import lru_cache
 from pathlib import Path
 
@@ -16,12 +15,17 @@ SEED_MODEL = Path(__file__).resolve().parent / "seed_model.npz"
 LOOK_AGAIN_SECONDS = 2.0
 log = logging.getLogger(__name__)
 _loaded = {}
-# How a damaged or missing model file fails: numpy's and zipfile's own errors, a missing array, a short read.
-DAMAGED = (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile)
+# A model that could not be loaded is tried again after this, in case what failed was passing (a file that could
+# not be opened just then); a damaged version fails again, once a minute at most.
+RETRY_UNAVAILABLE_SECONDS = 60.0
 
 
 class ModelUnavailable(Exception):
     """The model to score with cannot be loaded: its stored version is damaged, or the seed model's file is gone."""
+
+    def __init__(self, message):
+        super().__init__(message)
+        self.at = time.monotonic()
 
 
 @lru_cache(maxsize=1)
@@ -33,9 +37,15 @@ def seed_model():
     """Trained on the YouTube Spam Collection (Alberto, Lochter and Almeida 2015, CC BY 4.0)."""
     try:
         return _seed_model()
-    except DAMAGED as error:
+    except Exception as error:  # a file gone or damaged fails in numpy's, zipfile's or zlib's own ways
         log.error("the seed spam model %s cannot be loaded: %s", SEED_MODEL, error)
-        raise ModelUnavailable(f"the seed model cannot be loaded ({type(error).__name__})") from error
+        raise ModelUnavailable(f"the seed model cannot be loaded ({_kind(error)})") from error
+
+
+def _kind(error):
+    """ValueError, zipfile.BadZipFile, zlib.error: the error's name, with its module unless it is a built-in."""
+    kind = type(error)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
 
 
 def current_model():
@@ -44,7 +54,7 @@ def current_model():
     Whether a newer version exists is asked at most every LOOK_AGAIN_SECONDS, so a worker picks up a
     version trained elsewhere within that time; one this process trained is used at once.
 
-    Raises ModelUnavailable when that model cannot be loaded; the failure is kept for the same time, so a
+    Raises ModelUnavailable when that model cannot be loaded; the failure is kept RETRY_UNAVAILABLE_SECONDS, so a
     damaged version is not read again for every check.
     """
     url = str(db.engine.url)
@@ -53,8 +63,10 @@ def current_model():
             sa.select(SpamModelVersion.id, SpamModelVersion.created_at).order_by(SpamModelVersion.id.desc()).limit(1)
         ).first()
         key = tuple(newest) if newest else None
-        if url in _loaded and _loaded[url][2] == key:
-            model = _loaded[url][1]
+        kept = _loaded[url][1] if url in _loaded and _loaded[url][2] == key else None
+        if kept is not None and not (isinstance(kept, ModelUnavailable)
+                                     and time.monotonic() - kept.at >= RETRY_UNAVAILABLE_SECONDS):
+            model = kept
         else:
             try:
                 model = _load(newest.id) if newest else seed_model()
@@ -71,9 +83,9 @@ def _load(version_id):
     row = db.session.get(SpamModelVersion, version_id)
     try:
         model = SpamModel.from_bytes(row.data or b"", {"version": version_id, "source": row.source})
-    except DAMAGED as error:
+    except Exception as error:  # damaged: numpy's, zipfile's, zlib's or the format's own error
         log.error("spam model version %r cannot be loaded: %s", version_id, error)
-        raise ModelUnavailable(f"version {version_id} cannot be loaded ({type(error).__name__})") from error
+        raise ModelUnavailable(f"version {version_id} cannot be loaded ({_kind(error)})") from error
     log.info("spam model version %r loaded", version_id)
     return model
 
