@@ -1,4 +1,5 @@
 """A real `celery -A workers worker` subprocess for the pipeline tests."""
+import json
 import os
 import signal
 import subprocess
@@ -95,11 +96,26 @@ def drop_queue(broker_url, queue):
         keys = list(client.scan_iter(f"*{queue}*"))
         if keys:
             client.delete(*keys)
+        _forget_unacknowledged(client, queue)
     elif broker_url.startswith("amqp://"):
         with Connection(broker_url) as connection:
             for name in (queue, training_queue({"MODERATION_QUEUE": queue})):
                 connection.default_channel.queue_delete(name)
                 connection.default_channel.exchange_delete(name)
+
+
+def _forget_unacknowledged(client, queue):
+    """A worker killed in the middle of a task leaves the message in Redis's `unacked` hash, shared by every queue
+    of that database, where the next worker to start would put it back into its queue after an hour."""
+    names = {queue, training_queue({"MODERATION_QUEUE": queue})}
+    for tag, raw in list(client.hscan_iter("unacked")):
+        try:
+            _, exchange, routing_key = json.loads(raw)
+        except ValueError:
+            continue
+        if exchange in names or routing_key in names:
+            client.hdel("unacked", tag)
+            client.zrem("unacked_index", tag)
 
 
 def wait_for(predicate, timeout=30, every=0.05):
