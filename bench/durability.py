@@ -90,11 +90,16 @@ def _scheduler(env, folder):
 
 
 def _stop_scheduler(scheduler):
-    try:
-        os.killpg(scheduler.pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    scheduler.wait()
+    for stop in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(scheduler.pid, stop)
+        except ProcessLookupError:
+            pass
+        try:
+            scheduler.wait(timeout=10)
+            return
+        except subprocess.TimeoutExpired:
+            continue
 
 
 class Readers:
@@ -272,7 +277,8 @@ def _print(figures):
           f"lost {figures['lost']}", flush=True)
     print(f"  final states: {figures['states']}; verdicts not exactly one: {figures['verdicts_not_exactly_one']}; "
           f"sent again by the sweep: {figures['sent_again_by_the_sweep']}")
-    print(f"  worker two {figures['restart']}ed after {figures['restarted_after_posts']} posts, back in "
+    how = "killed" if figures["restart"] == "kill" else "stopped warmly"
+    print(f"  worker two {how} after {figures['restarted_after_posts']} posts, back in "
           f"{figures['worker_down_seconds']} s; checks logged by worker (the restarted one's second life only): "
           f"{figures['checks_logged']}")
     print(f"  {figures['posts_per_second']} posts/s, {figures['verdicts_per_second']} verdicts/s; post to verdict "

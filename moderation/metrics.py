@@ -21,7 +21,7 @@ from functools import lru_cache
 
 import sqlalchemy as sa
 from sqlalchemy.exc import SQLAlchemyError
-from flask import Blueprint, Response, abort, current_app, request
+from flask import Blueprint, Response, current_app, request
 
 # prometheus_client is imported where it is used, not here: it chooses between counting in this process and in
 # files as it is imported, so it must first be imported after PROMETHEUS_MULTIPROC_DIR is set (prepare_folder) and
@@ -170,7 +170,14 @@ def serve_worker_events(instance_path, port, host):
 
     scraped = CollectorRegistry()
     multiprocess.MultiProcessCollector(scraped)
-    start_http_server(port, addr=host, registry=scraped)  # first: a second worker on the port stops here
+    try:
+        start_http_server(port, addr=host, registry=scraped)
+    except OSError as error:
+        # Celery would only log a signal's failure and go on: say what it means. The pool still counts in the
+        # folder, which the next start on this port tidies.
+        log.error("metrics: cannot serve this worker's events on %s:%s (%s); its checks go on unscraped", host, port,
+                  error)
+        return
     _forget_the_dead(folder)
 
 

@@ -3,7 +3,9 @@ real RabbitMQ or PostgreSQL off, and an address that accepts and never answers."
 import shutil
 import socket
 import subprocess
+import tempfile
 import threading
+from pathlib import Path
 
 import redis
 
@@ -31,7 +33,8 @@ class RedisServer:
         if self.binary is None:
             missing("redis-server (Debian's redis-server package)")
         self.folder, self.proc = folder, None
-        self.socket = folder / "redis.sock"
+        # A short path of its own: a unix socket's path may not be longer than 107 bytes, and tmp_path can be.
+        self.socket = Path(tempfile.mkdtemp(prefix="redis-", dir="/tmp")) / "redis.sock"
         self.url = f"redis+socket://{self.socket}"
         self.log = folder / "redis.log"
         self.start()
@@ -55,6 +58,10 @@ class RedisServer:
             self.proc.kill()
             self.proc.wait()
 
+    def close(self):
+        self.crash()
+        shutil.rmtree(self.socket.parent, ignore_errors=True)
+
     def client(self):
         return redis.Redis(unix_socket_path=str(self.socket))
 
@@ -77,6 +84,7 @@ class Relay:
         self._lock = threading.Lock()
         self._open = set()
         self._cut = False
+        self._cuts = 0  # how many times cut: a connection made before the last cut never gets through
         self._listener = socket.socket()
         self._listener.bind((LOOPBACK, 0))
         self._listener.listen(128)
@@ -90,6 +98,7 @@ class Relay:
     def cut(self):
         with self._lock:
             self._cut = True
+            self._cuts += 1
             broken, self._open = self._open, set()
         for sock in broken:
             _shutdown(sock)
@@ -110,15 +119,15 @@ class Relay:
                 client, _ = self._listener.accept()
             except OSError:
                 return
-            upstream = None
+            upstream, cuts = None, self._cuts
             if not self._cut:
                 try:
                     upstream = socket.create_connection(self.target, timeout=5)
                     upstream.settimeout(None)
                 except OSError:
                     pass
-            with self._lock:  # cut() may have run meanwhile: what it did not see must not get through
-                through = upstream is not None and not self._cut
+            with self._lock:  # cut() may have run meanwhile (and mend() too): what it did not see must not get through
+                through = upstream is not None and not self._cut and self._cuts == cuts
                 if through:
                     self._open |= {client, upstream}
             if not through:

@@ -73,3 +73,15 @@ def test_a_malformed_setting_is_named(tmp_path, name, value, message):
 def test_switches_for_load_tests(tmp_path):
     settings = config.load({"MODERATION_FLOOD_INTERVAL": "0", "RATELIMIT_ENABLED": "false"}, tmp_path)
     assert settings["MODERATION_FLOOD_INTERVAL"] == 0 and settings["RATELIMIT_ENABLED"] is False
+
+
+def test_every_number_the_readme_lists_is_read_from_the_environment(tmp_path):
+    """A setting the README documents but config.py does not read would be silently ignored."""
+    names = ("MODERATION_CHECK_ATTEMPTS", "MODERATION_SWEEP_AFTER", "MODERATION_SWEEP_EVERY",
+             "MODERATION_WORKER_METRICS_PORT", "MODERATION_CHECK_TIME_LIMIT")
+    settings = config.load({name: "47" for name in names}, tmp_path)
+    assert {name: settings[name] for name in names} == {name: 47 for name in names}
+    assert config.load({"MODERATION_LOG_FORMAT": "json", "MODERATION_METRICS_TOKEN": "t0ken"}, tmp_path)[
+        "MODERATION_METRICS_TOKEN"] == "t0ken"
+    with pytest.raises(config.ConfigError, match="MODERATION_LOG_FORMAT"):
+        config.load({"MODERATION_LOG_FORMAT": "xml"}, tmp_path)

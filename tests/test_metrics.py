@@ -145,3 +145,44 @@ def test_a_worker_logging_json_gives_each_line_about_a_comment_its_id_and_no_per
     assert checked[0]["state"] in ("held", "spam", "approved") and checked[0]["task"] == "moderation.check_comment"
     assert checked[0]["task_id"] and checked[0]["level"] == "INFO" and checked[0]["time"].endswith("+00:00")
     assert "Ottoline" not in worker.log and "stay out of the logs" not in worker.log
+
+
+def test_a_count_that_cannot_be_written_never_fails_the_post(app, thread, post_form, monkeypatch):
+    """A metrics folder missing or full: the comment is posted all the same, and the operator is told once."""
+    from moderation import metrics
+
+    def unwritable():
+        raise FileNotFoundError("/var/lib/moderation/metrics/counter_1234.db")
+
+    monkeypatch.setattr(metrics, "events", unwritable)
+    monkeypatch.setattr(metrics, "_warned", [])
+    assert post_form(thread.key, body="Posted while the metrics folder was gone.").status_code == 303
+    assert post_form(thread.key, body="And another one.").status_code == 303
+    assert len(metrics._warned) == 1
+
+
+def test_a_start_removes_the_counts_of_processes_gone_and_keeps_those_of_live_ones(tmp_path, monkeypatch):
+    import os
+    import subprocess
+
+    from moderation import metrics
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    for name in (f"counter_{gone.pid}.db", f"histogram_{gone.pid}.db", f"gauge_livesum_{gone.pid}.db",
+                 f"counter_{os.getpid()}.db", "README.txt"):
+        (folder / name).write_bytes(b"")
+    monkeypatch.setenv(metrics.MULTIPROCESS, str(folder))
+    assert metrics.prepare_folder(str(tmp_path)) == str(folder)
+    assert sorted(path.name for path in folder.iterdir()) == ["README.txt", f"counter_{os.getpid()}.db"]
+
+
+def test_the_token_is_asked_for_by_name_and_its_scheme_in_any_case(make_app):
+    app = make_app(MODERATION_METRICS_TOKEN="scrape-secret-123")
+    client = app.test_client()
+    refused = client.get("/metrics")
+    assert refused.headers["WWW-Authenticate"] == "Bearer" and "Authorization: Bearer" in refused.get_data(as_text=True)
+    assert client.get("/metrics", headers={"Authorization": "bearer scrape-secret-123"}).status_code == 200
+    assert client.get("/metrics", headers={"Authorization": "Basic scrape-secret-123"}).status_code == 401

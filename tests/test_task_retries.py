@@ -111,3 +111,19 @@ def _raised_from(error, cause):
         raise error from cause
     except type(error) as raised:
         return raised
+
+
+def test_a_database_error_raised_while_handling_an_akismet_timeout_is_named_as_the_databases(app):
+    import httpx
+    from sqlalchemy.exc import OperationalError
+
+    from workers.tasks import _what_failed
+
+    try:
+        try:
+            raise httpx.ReadTimeout("Akismet did not answer")
+        except httpx.ReadTimeout:
+            raise OperationalError("SELECT 1", {}, Exception("server closed the connection"))
+    except OperationalError as error:
+        with app.app_context():
+            assert _what_failed(error) == "the database failed with OperationalError"

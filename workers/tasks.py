@@ -38,12 +38,12 @@ def _what_failed(error):
     # The error's own kind first: a database error raised while handling an Akismet one is the database's.
     if isinstance(error, DBAPIError):
         return f"the database failed with {type(error).__name__}"
+    if isinstance(error, BrokerError):
+        return "the broker could not be reached"
     if any(isinstance(seen, httpx.TimeoutException) for seen in _causes(error)):
         return f"Akismet did not answer within {current_app.config['MODERATION_AKISMET_TIMEOUT']:g} s"
     if isinstance(error, akismet_check.TRANSIENT):
         return "Akismet could not be reached"
-    if isinstance(error, BrokerError):
-        return "the broker could not be reached"
     return type(error).__name__
 
 

@@ -5,6 +5,7 @@ from functools import lru_cache
 from pathlib import Path
 
 import sqlalchemy as sa
+from celery.exceptions import SoftTimeLimitExceeded
 from flask import current_app
 
 from ..extensions import db
@@ -23,9 +24,13 @@ RETRY_UNAVAILABLE_SECONDS = 60.0
 class ModelUnavailable(Exception):
     """The model to score with cannot be loaded: its stored version is damaged, or the seed model's file is gone."""
 
-    def __init__(self, message):
-        super().__init__(message)
-        self.at = time.monotonic()
+
+class _Failed:
+    """A load that failed, as kept between checks: its message and when, not the exception and its traceback
+    (which would keep a check's comment, personal fields and all, alive as long as the failure is kept)."""
+
+    def __init__(self, error):
+        self.message, self.at = str(error), time.monotonic()
 
 
 @lru_cache(maxsize=1)
@@ -37,6 +42,8 @@ def seed_model():
     """Trained on the YouTube Spam Collection (Alberto, Lochter and Almeida 2015, CC BY 4.0)."""
     try:
         return _seed_model()
+    except SoftTimeLimitExceeded:
+        raise  # the check's time is up: not the model's fault
     except Exception as error:  # a file gone or damaged fails in numpy's, zipfile's or zlib's own ways
         log.error("the seed spam model %s cannot be loaded: %s", SEED_MODEL, error)
         raise ModelUnavailable(f"the seed model cannot be loaded ({_kind(error)})") from error
@@ -64,18 +71,18 @@ def current_model():
         ).first()
         key = tuple(newest) if newest else None
         kept = _loaded[url][1] if url in _loaded and _loaded[url][2] == key else None
-        if kept is not None and not (isinstance(kept, ModelUnavailable)
+        if kept is not None and not (isinstance(kept, _Failed)
                                      and time.monotonic() - kept.at >= RETRY_UNAVAILABLE_SECONDS):
             model = kept
         else:
             try:
                 model = _load(newest.id) if newest else seed_model()
             except ModelUnavailable as error:
-                model = error
+                model = _Failed(error)
         _loaded[url] = (time.monotonic(), model, key)
     model = _loaded[url][1]
-    if isinstance(model, ModelUnavailable):
-        raise model
+    if isinstance(model, _Failed):
+        raise ModelUnavailable(model.message)
     return model
 
 
@@ -83,6 +90,8 @@ def _load(version_id):
     row = db.session.get(SpamModelVersion, version_id)
     try:
         model = SpamModel.from_bytes(row.data or b"", {"version": version_id, "source": row.source})
+    except SoftTimeLimitExceeded:
+        raise
     except Exception as error:  # damaged: numpy's, zipfile's, zlib's or the format's own error
         log.error("spam model version %r cannot be loaded: %s", version_id, error)
         raise ModelUnavailable(f"version {version_id} cannot be loaded ({_kind(error)})") from error
