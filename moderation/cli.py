@@ -230,6 +230,50 @@ def create_thread(key, title, url):
     click.echo(f"Thread {thread.key!r} ready at /threads/{thread.key}")
 
 
+@cli.group("import")
+def import_():
+    """Bring the comments a site already has from WordPress, Disqus or Isso. Run again, an import adds only what
+    it did not add before."""
+
+
+@import_.command("wxr")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--train", is_flag=True, help="offer the approved and spam comments to the spam model as examples")
+@with_appcontext
+def import_wxr(path, train):
+    """A WordPress export (Tools > Export > All content): posts become threads, their comments ours."""
+    from .imports import store, wxr
+
+    writer = store.Writer(wxr.SOURCE, train=train)
+    size = os.path.getsize(path)
+    with open(path, "rb") as stream, _progress(size) as bar:
+        last = 0
+
+        def advanced():
+            nonlocal last
+            position = stream.tell()
+            bar.update(position - last)
+            last = position
+
+        try:
+            wxr.read(stream, writer, on_progress=advanced)
+        except wxr.BadExport as error:
+            writer.finish()
+            for line in writer.summary.lines("WordPress"):
+                click.echo(line)
+            raise click.ClickException(
+                f"{path}: {error}. Every whole post before it was imported; once the file is complete, run the "
+                "import again: it adds only what is missing.") from None
+    for line in writer.finish().lines("WordPress"):
+        click.echo(line)
+
+
+def _progress(size):
+    """A progress bar on a terminal (through the file, by bytes); nothing in a pipe or a log."""
+    return click.progressbar(length=size, label="Reading", file=sys.stderr, show_pos=False,
+                             hidden=not sys.stderr.isatty())
+
+
 @cli.command()
 @click.option("--comments", type=click.IntRange(min=1), default=None,
               help="also N synthetic comments over about N/500 articles, inserted in bulk (for benchmarks)")

@@ -239,6 +239,21 @@ class PrivacyEvent(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class Imported(db.Model):
+    """A comment brought from another system (WordPress, Disqus, Isso), by its id there: an import run again finds
+    it here and adds nothing."""
+
+    __tablename__ = "imported"
+    __table_args__ = (sa.UniqueConstraint("source", "external_id", name="uq_imported_source_external_id"),
+                      sa.Index("ix_imported_comment_id", "comment_id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # "wordpress", "disqus", "isso"; `external_id` names the site too, so two sites' ids never meet.
+    source: Mapped[str] = mapped_column(sa.String(40))
+    external_id: Mapped[str] = mapped_column(sa.String(300))
+    comment_id: Mapped[int] = mapped_column(sa.ForeignKey("comments.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class Followup(db.Model):
     """A task a decision owes, written in the decision's own commit (an outbox): teach the model, tell Akismet.
 

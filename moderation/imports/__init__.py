@@ -1,0 +1,1 @@
+"""Imports from other comment systems: WordPress (WXR), Disqus, Isso."""
