@@ -23,11 +23,12 @@ test: $(VENV)/.installed
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # Every benchmark in turn, then bench/results/latest.md and its charts: `make bench QUICK=1` for a run of a few minutes,
-# ONLY=spam,pipeline or SKIP=web,console to choose, SPAM_ARGS (and PIPELINE_, DURABILITY_, MEMORY_, WEB_, CONSOLE_ARGS) for one.
+# ONLY=spam,pipeline or SKIP=web,console to choose, SPAM_ARGS (and PIPELINE_, DURABILITY_, IMPORTS_, MEMORY_, WEB_, CONSOLE_ARGS) for one.
 bench: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
 	$(BIN)/python bench/run.py --data "$(DATA)" $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY)) $(if $(SKIP),--skip $(SKIP)) \
 		--args spam="$(SPAM_ARGS)" --args pipeline="$(PIPELINE_ARGS)" --args durability="$(DURABILITY_ARGS)" \
+		--args imports="$(IMPORTS_ARGS)" \
 		--args memory="$(MEMORY_ARGS)" \
 		--args web="$(WEB_ARGS)" --args console="$(CONSOLE_ARGS)"
 

@@ -2,7 +2,7 @@
 
 Usage: python bench/report.py [--results bench/results/latest.json]
 
-Reads what the benchmarks recorded (bench/results.py; sections web, pipeline, durability, spam, memory, console, any of which
+Reads what the benchmarks recorded (bench/results.py; sections web, pipeline, durability, imports, spam, memory, console, any of which
 may be missing or come from an earlier run: each table says when it was measured) and writes latest.md and one
 PNG per chart beside the JSON file. A section whose shape this script does not know is listed figure by figure
 rather than left out, and a chart that cannot be drawn is named in the Markdown instead of stopping the report.
@@ -20,7 +20,7 @@ from matplotlib import ticker  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 LATEST = Path(__file__).resolve().parent / "results" / "latest.json"
-SECTIONS = ("web", "pipeline", "durability", "spam", "memory", "console")
+SECTIONS = ("web", "pipeline", "durability", "imports", "spam", "memory", "console")
 # The issue's targets that the benchmarks do not record themselves (bench/web.py records its ratios' targets).
 PIPELINE_TARGETS_MS = {"p50_ms": 100, "p99_ms": 500}
 CONSOLE_TARGET_MS, CONSOLE_TARGET_COMMENTS = 30, 1_000_000
@@ -220,6 +220,7 @@ def _flatten(value, path=""):
 RENDER = {"web": web_md, "pipeline": pipeline_md, "spam": spam_md, "memory": memory_md, "console": console_md}
 TITLES = {"web": "Web: posting and reading under load", "pipeline": "The worker: checks per second and post to verdict",
           "durability": "No comment lost: posts through the form while a worker is killed and restarted",
+          "imports": "Importing a WordPress export",
           "spam": "The spam model", "memory": "Memory", "console": "The moderators' console"}
 
 

@@ -2,7 +2,7 @@
 
 Usage: python bench/run.py [--data DIR] [--quick] [--only NAMES] [--skip NAMES] [--args NAME=ARGS ...]
 
-Runs bench/spam.py, pipeline.py, durability.py, memory.py, web.py and console.py (those that exist) in that order, each in a
+Runs bench/spam.py, pipeline.py, durability.py, imports.py, memory.py, web.py and console.py (those that exist) in that order, each in a
 process of its own, then bench/report.py, which says where the table and the charts are. DIR (the labelled data,
 default ../shared/data) goes to the benchmarks that read it. --quick asks each for a run of a few minutes: their
 own --quick, or smaller sizes for web.py and console.py. --args passes more arguments to one benchmark, e.g.
@@ -20,10 +20,11 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
-BENCHMARKS = ("spam", "pipeline", "durability", "memory", "web", "console")
+BENCHMARKS = ("spam", "pipeline", "durability", "imports", "memory", "web", "console")
 READS_DATA = ("spam", "pipeline", "memory")
 # Their own --quick for the benchmarks of this folder that have one; sizes for those that do not.
-QUICK = {"spam": ["--quick"], "pipeline": ["--quick"], "durability": ["--quick"], "memory": ["--quick"],
+QUICK = {"spam": ["--quick"], "pipeline": ["--quick"], "durability": ["--quick"], "imports": ["--quick"],
+         "memory": ["--quick"],
          "web": ["--seconds", "3", "--rounds", "1"],
          "console": ["--comments", "100000", "--requests", "50", "--seconds", "5"]}
 
