@@ -239,8 +239,11 @@ def import_():
 @import_.command("wxr")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 @click.option("--train", is_flag=True, help="offer the approved and spam comments to the spam model as examples")
+@click.option("--key", "key", type=click.Choice(["slug", "id"]), default="slug", show_default=True,
+              help="a thread's key: the post's slug (what its address ends with) or wordpress-ID (its id); what "
+                   "the site's pages give the widget as data-thread")
 @with_appcontext
-def import_wxr(path, train):
+def import_wxr(path, train, key):
     """A WordPress export (Tools > Export > All content): posts become threads, their comments ours."""
     from .imports import store, wxr
 
@@ -256,13 +259,13 @@ def import_wxr(path, train):
             last = position
 
         try:
-            wxr.read(stream, writer, on_progress=advanced)
+            wxr.read(stream, writer, key=key, on_progress=advanced)
         except wxr.BadExport as error:
             writer.finish()
             for line in writer.summary.lines("WordPress"):
                 click.echo(line)
             raise click.ClickException(
-                f"{path}: {error}. Every whole post before it was imported; once the file is complete, run the "
+                f"{path}: {error}. Every whole post before it was imported; once the file is mended, run the "
                 "import again: it adds only what is missing.") from None
     for line in writer.finish().lines("WordPress"):
         click.echo(line)

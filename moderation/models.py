@@ -250,7 +250,8 @@ class Imported(db.Model):
     # "wordpress", "disqus", "isso"; `external_id` names the site too, so two sites' ids never meet.
     source: Mapped[str] = mapped_column(sa.String(40))
     external_id: Mapped[str] = mapped_column(sa.String(300))
-    comment_id: Mapped[int] = mapped_column(sa.ForeignKey("comments.id", ondelete="CASCADE"))
+    # Kept when its comment is deleted here (None then), so that importing the same file again does not bring it back.
+    comment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("comments.id", ondelete="SET NULL"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

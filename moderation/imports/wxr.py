@@ -1,13 +1,15 @@
 """WordPress's export (WXR, "WordPress eXtended RSS", versions 1.0 to 1.2): posts become threads, their comments
 ours, read as a stream, one post at a time, so that a file of any size needs the memory of one post.
 
-A thread's key is the post's slug (`wp:post_name`, what its address ends with), or `wordpress-ID` for a post
-without one; its title and address are the post's. Each comment keeps its parent, author, email, website, IP,
-date (`wp:comment_date_gmt`, else the site's local time read as UTC) and state: approved (1), pending (0) held
-for a person, spam, trash (trash and post-trashed). Pingbacks and trackbacks are not comments: skipped, and
-counted in the summary.
+A thread's key is the post's slug (`wp:post_name`, what its address ends with, decoded), or `wordpress-ID`
+(`--key id`, or a post without a slug); its title, address, date and whether it takes comments are the post's.
+Only published posts are read: the comments of private, draft or password-protected ones are skipped and
+counted. Each comment keeps its parent, author, email, website, IP, date (`wp:comment_date_gmt`, else the
+site's local time read as UTC) and state: approved (1), pending (0) held for a person, spam, trash (trash and
+post-trashed). Pingbacks and trackbacks are not comments: skipped, and counted in the summary.
 """
 from datetime import datetime, timezone
+from urllib.parse import unquote
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import iterparse
@@ -18,6 +20,9 @@ SOURCE = "wordpress"
 STATES = {"1": "approved", "approve": "approved", "0": "held", "hold": "held", "spam": "spam", "trash": "trash",
           "post-trashed": "trash"}
 NOT_COMMENTS = ("pingback", "trackback")
+NOT_POSTS = ("attachment", "nav_menu_item", "revision", "wp_block", "wp_navigation", "wp_template")
+# Published, or (for old exports) no status at all; private, draft, pending, future and trashed posts are not public.
+PUBLISHED = ("publish", "")
 NO_DATE = "0000-00-00 00:00:00"
 
 
@@ -40,9 +45,10 @@ def _field(element, name, wordpress=True):
     return ""
 
 
-def read(stream, writer, on_progress=lambda: None):
-    """Every comment of every post in the export `stream` (a binary file), through `writer`; one commit a post."""
-    site = ""
+def read(stream, writer, key="slug", on_progress=lambda: None):
+    """Every comment of every post in the export `stream` (a binary file), through `writer`; one commit a post.
+    `key`: a thread's key is the post's slug, or "wordpress-" and its id."""
+    site = {}
     parsed = iterparse(stream, events=("start", "end"), forbid_dtd=True)
     root, open_elements = None, []
     try:
@@ -57,43 +63,67 @@ def read(stream, writer, on_progress=lambda: None):
                 continue
             open_elements.pop()
             name = _local(element.tag)
-            if name in ("base_site_url", "base_blog_url") and _is_wp(element.tag) and not site:
-                site = (element.text or "").strip().rstrip("/")
+            if name in ("base_site_url", "base_blog_url") and _is_wp(element.tag):
+                site.setdefault(name, (element.text or "").strip().rstrip("/"))
             elif name == "item":
-                _post(element, site, writer)
+                # A network's blogs share base_site_url and number their comments each from 1: the blog's own.
+                _post(element, site.get("base_blog_url") or site.get("base_site_url", ""), key, writer)
                 writer.commit()
-                if open_elements:
-                    open_elements[-1].remove(element)  # read and written: memory stays that of one post
                 on_progress()
+            if len(open_elements) == 2:  # a child of <channel>, read: it goes, so memory stays that of one post
+                open_elements[-1].remove(element)
     except BadExport:
         raise
-    except SyntaxError as error:  # ElementTree's ParseError, and defusedxml's refusals (a DTD, an entity)
-        line, column = getattr(error, "position", (None, None))
-        where = f"line {line}, column {column}: " if line else ""
-        raise BadExport(f"{where}{error.msg if hasattr(error, 'msg') else error}") from None
+    except SyntaxError as error:  # ElementTree's ParseError: its message ends with the line and column
+        raise BadExport(str(error)) from None
     except DefusedXmlException as error:
         raise BadExport(f"the file declares a DTD or entities ({type(error).__name__}), which a WordPress export "
                         "never does: it is not read") from None
+    except (ValueError, LookupError) as error:  # an encoding the XML parser cannot read
+        raise BadExport(f"the file cannot be read: {error}") from None
     if root is None:
         raise BadExport("the file is empty")
 
 
-def _post(item, site, writer):
+def _post(item, site, key_by, writer):
     post_id = _field(item, "post_id")
     post_type = _field(item, "post_type")
-    if post_type in ("attachment", "nav_menu_item", "revision"):
+    comments = [child for child in item if _local(child.tag) == "comment" and _is_wp(child.tag)]
+    if post_type in NOT_POSTS or not comments:
         return
-    key = _field(item, "post_name") or f"wordpress-{post_id or 'unknown'}"
+    status, password = _field(item, "status"), _field(item, "post_password")
+    if status not in PUBLISHED or password:
+        writer.summary.skipped[f"comments of posts not public ({'password' if password else status})"] += len(
+            comments)
+        return
+    slug = _field(item, "post_name")
+    if key_by == "slug" and slug:
+        key = unquote(slug)  # WordPress keeps a slug with other than ASCII letters percent-encoded
+    elif post_id:
+        key = f"wordpress-{post_id}"
+    else:
+        for comment in comments:
+            writer.fail(_where(comment, post_id or "(no id)"), "its post has neither a slug nor an id")
+        return
     title = _field(item, "title", wordpress=False) or key
     url = _field(item, "link", wordpress=False) or None
-    for comment in item:
-        if _local(comment.tag) == "comment" and _is_wp(comment.tag):
-            _comment(comment, site, post_id, key, title, url, writer)
+    thread, why = writer.thread(key, title, url, post_id=post_id, open_=_field(item, "comment_status") != "closed",
+                                created_at=_date(_field(item, "post_date_gmt")))
+    if thread is None:
+        for comment in comments:
+            writer.fail(_where(comment, post_id), f"its post's key {key[:60]!r} cannot be a thread's: {why}")
+        return
+    for comment in comments:
+        _comment(comment, site, post_id or key, writer)
 
 
-def _comment(element, site, post_id, key, title, url, writer):
+def _where(element, post):
+    return f"comment {_field(element, 'comment_id') or '(no id)'} of post {post}"
+
+
+def _comment(element, site, post, writer):
     comment_id = _field(element, "comment_id")
-    where = f"comment {comment_id or '(no id)'} of post {post_id or key}"
+    where = _where(element, post)
     kind = _field(element, "comment_type") or "comment"
     summary = writer.summary
     if kind in NOT_COMMENTS:
@@ -103,7 +133,7 @@ def _comment(element, site, post_id, key, title, url, writer):
         summary.skipped[f"entries of type {kind!r} (not comments)"] += 1
         return
     if not comment_id:
-        summary.failed.append((where, "no wp:comment_id, so a second run could not tell it was imported"))
+        writer.fail(where, "no wp:comment_id, so a second run could not tell it was imported")
         return
     raw_state = _field(element, "comment_approved")
     state = STATES.get(raw_state)
@@ -116,11 +146,11 @@ def _comment(element, site, post_id, key, title, url, writer):
         if created is not None:
             summary.notes["dates in the site's own time only (no GMT date), read as UTC"] += 1
     if created is None:
-        summary.failed.append((where, f"no date that can be read ({_field(element, 'comment_date_gmt')!r})"))
+        writer.fail(where, f"no date that can be read ({_field(element, 'comment_date_gmt')!r})")
         return
     parent = _field(element, "comment_parent")
     writer.add(Incoming(
-        external_id=f"{site}#{comment_id}", thread_key=key, thread_title=title, thread_url=url,
+        external_id=f"{site}#{comment_id}",
         parent_external_id=f"{site}#{parent}" if parent and parent != "0" else None,
         author_name=_field(element, "comment_author"), author_email=_field(element, "comment_author_email"),
         author_url=_field(element, "comment_author_url"), author_ip=_field(element, "comment_author_IP"),

@@ -22,7 +22,8 @@ def upgrade():
         sa.Column('id', sa.Integer(), primary_key=True),
         sa.Column('source', sa.String(40), nullable=False),
         sa.Column('external_id', sa.String(300), nullable=False),
-        sa.Column('comment_id', sa.Integer(), sa.ForeignKey('comments.id', ondelete='CASCADE'), nullable=False),
+        # A comment deleted here keeps its row, so that importing the same file again does not bring it back.
+        sa.Column('comment_id', sa.Integer(), sa.ForeignKey('comments.id', ondelete='SET NULL'), nullable=True),
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint('source', 'external_id', name='uq_imported_source_external_id'),
     )
