@@ -73,7 +73,7 @@ def get_thread(key):
 
 def create_thread(key, title, url=None):
     """Register an article; a second call with the same key updates its title and url."""
-    _check_key(key)
+    check_key(key)
     thread = get_thread(key) or Thread(key=key)
     thread.title, thread.url = title, url
     db.session.add(thread)
@@ -83,13 +83,13 @@ def create_thread(key, title, url=None):
 
 def new_thread(key, title, url=None):
     """A thread for an article's first comment, added to the session for the comment's own commit."""
-    _check_key(key)
+    check_key(key)
     thread = Thread(key=key, title=title, url=url, comments_open=True)
     db.session.add(thread)
     return thread
 
 
-def _check_key(key):
+def check_key(key):
     if not is_plain(key, THREAD_KEY_MAX) or "/" in key or key != key.strip():
         raise ValueError(f"A thread key is 1 to {THREAD_KEY_MAX} characters, without '/', spaces around it "
                          "or control characters.")

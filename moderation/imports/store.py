@@ -21,7 +21,7 @@ from ..cleaning import plain_text, stripped
 from ..extensions import db
 from ..models import Comment, Imported, Thread, TrainingExample, utcnow
 from ..comments.forms import BODY_MAX
-from ..comments.services import _check_key as check_key
+from ..comments.services import check_key
 from ..privacy.addresses import normal_ip, truncated_ip
 from ..privacy.crypto import ip_index, normal_email
 

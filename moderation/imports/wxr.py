@@ -72,8 +72,6 @@ def read(stream, writer, key="slug", on_progress=lambda: None):
                 on_progress()
             if len(open_elements) == 2:  # a child of <channel>, read: it goes, so memory stays that of one post
                 open_elements[-1].remove(element)
-    except BadExport:
-        raise
     except SyntaxError as error:  # ElementTree's ParseError: its message ends with the line and column
         raise BadExport(str(error)) from None
     except DefusedXmlException as error:
