@@ -55,12 +55,16 @@ def register_blueprints(app):
     from .api.views import bp as api_bp
     from .comments.views import bp as comments_bp
     from .discussion.views import bp as discussion_bp
+    from .feeds.views import bp as feeds_bp
     from .health import bp as health_bp
+    from .isso.views import bp as isso_bp
     from .metrics import bp as metrics_bp
     from .notify.views import bp as notify_bp
     from .privacy.views import bp as avatars_bp
     from .review.views import bp as review_bp
+    from .subscriptions.views import bp as subscriptions_bp
     from .team.views import bp as team_bp
+    from .webhooks.views import bp as webhooks_bp
     from .widget import bp as widget_bp
 
     app.register_blueprint(comments_bp)
@@ -73,4 +77,8 @@ def register_blueprints(app):
     app.register_blueprint(team_bp)
     app.register_blueprint(notify_bp)
     app.register_blueprint(discussion_bp)
+    app.register_blueprint(feeds_bp)
+    app.register_blueprint(isso_bp)
+    app.register_blueprint(webhooks_bp)
+    app.register_blueprint(subscriptions_bp)
     spec.register(app)

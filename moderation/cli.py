@@ -2,6 +2,7 @@
 import getpass
 import json
 import os
+import stat
 import sys
 import time
 from pathlib import Path
@@ -15,7 +16,8 @@ from config import ConfigError, new_data_key, private_folder
 from . import create_app, leases, metrics, webserver
 from .api import tokens as api_tokens
 from .comments import services as comments
-from .queue import training_queue
+from .exports_cli import export
+from .queue import training_queue, webhooks_queue
 from .review import services as review
 from .supervise import run_children
 
@@ -33,6 +35,9 @@ def _create_app():
 @click.group(cls=FlaskGroup, create_app=_create_app)
 def cli():
     """Comment moderation: run `moderation db upgrade`, then `moderation serve`."""
+
+
+cli.add_command(export)
 
 
 @cli.command()
@@ -59,10 +64,13 @@ def serve(host, port, workers, threads, concurrency, demo_site):
         # Retraining has a queue and a process of its own: the checks never wait for it.
         "training worker": [python, "-m", "celery", "-A", "workers", "worker", "--loglevel", "INFO", "--concurrency", "1",
                             "--queues", training_queue(current_app.config), "--hostname", "training@%h"],
+        # So have webhooks: a receiver that hangs never holds up a check.
+        "webhooks worker": [python, "-m", "celery", "-A", "workers", "worker", "--loglevel", "INFO", "--concurrency", "1",
+                            "--queues", webhooks_queue(current_app.config), "--hostname", "webhooks@%h"],
         "scheduler": [python, "-m", "celery", "-A", "workers", "beat", "--loglevel", "INFO"],
     }
-    click.echo(f"Serving on http://{host}:{port}/ with a Celery worker, a training worker and the scheduler. "
-               "Ctrl-C stops all.")
+    click.echo(f"Serving on http://{host}:{port}/ with a Celery worker, a training worker, a webhooks worker and the "
+               "scheduler. Ctrl-C stops all.")
     if demo_site:
         service = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"
         children["demo site"] = [python, "-m", "moderation.cli", "demo-site", "--port", str(demo_site),
@@ -230,6 +238,13 @@ def create_thread(key, title, url):
     click.echo(f"Thread {thread.key!r} ready at /threads/{thread.key}")
 
 
+def _regular_file(context, parameter, path):
+    """An export to read must be a file: a pipe or a device would keep the import waiting, or reading, for ever."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise click.BadParameter(f"{path} is not a regular file; save the export to a file first.")
+    return path
+
+
 @cli.group("import")
 def import_():
     """Bring the comments a site already has from WordPress, Disqus or Isso. Run again, an import adds only what
@@ -237,7 +252,7 @@ def import_():
 
 
 @import_.command("wxr")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.argument("path", type=click.Path(exists=True, dir_okay=False), callback=_regular_file)
 @click.option("--train", is_flag=True, help="offer the approved and spam comments to the spam model as examples")
 @click.option("--key", "key", type=click.Choice(["slug", "id"]), default="slug", show_default=True,
               help="a thread's key: the post's slug (what its address ends with) or wordpress-ID (its id); what "
@@ -248,32 +263,105 @@ def import_wxr(path, train, key):
     from .imports import store, wxr
 
     writer = store.Writer(wxr.SOURCE, train=train)
+    with open(path, "rb") as stream:
+        _import(writer, "WordPress", os.path.getsize(path),
+                lambda bar: wxr.read(stream, writer, key=key, on_progress=_advancer(stream, bar)),
+                wxr.BadExport, path, "Every whole post before it was imported; once the file is mended, run the "
+                "import again: it adds only what is missing.")
+
+
+@import_.command("disqus")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False), callback=_regular_file)
+@click.option("--train", is_flag=True, help="offer the approved and spam comments to the spam model as examples")
+@click.option("--key", "key", type=click.Choice(["identifier", "link"]), default="identifier", show_default=True,
+              help="a thread's key: its Disqus identifier (else its address's path), or its address's path (else "
+                   "its identifier); what the site's pages give the widget as data-thread")
+@with_appcontext
+def import_disqus(path, train, key):
+    """A Disqus export (the XML file Disqus emails when its admin is asked for one): threads become threads, posts
+    our comments. The file is checked whole first: one broken anywhere writes nothing."""
+    from .imports import disqus, store
+
+    writer = store.Writer(disqus.SOURCE, train=train)
     size = os.path.getsize(path)
-    with open(path, "rb") as stream, _progress(size) as bar:
-        last = 0
+    with open(path, "rb") as stream:
+        with _progress(size, "Checking") as bar:
+            try:
+                pages = disqus.read_threads(stream, key=key, on_progress=_advancer(stream, bar))
+            except disqus.BadExport as error:
+                raise click.ClickException(f"{path}: {error}. Nothing was imported (a Disqus export is checked "
+                                           "whole first); once the file is mended, run the import again.") from None
+        stream.seek(0)
+        _import(writer, "Disqus", size,
+                lambda bar: disqus.read_posts(stream, pages, writer, on_progress=_advancer(stream, bar)),
+                disqus.BadExport, path, "The comments before it were imported; run the import again: it adds only "
+                "what is missing.")
 
-        def advanced():
-            nonlocal last
-            position = stream.tell()
-            bar.update(position - last)
-            last = position
 
-        try:
-            wxr.read(stream, writer, key=key, on_progress=advanced)
-        except wxr.BadExport as error:
-            writer.finish()
-            for line in writer.summary.lines("WordPress"):
-                click.echo(line)
-            raise click.ClickException(
-                f"{path}: {error}. Every whole post before it was imported; once the file is mended, run the "
-                "import again: it adds only what is missing.") from None
-    for line in writer.finish().lines("WordPress"):
+def _site_address(context, parameter, value):
+    if value and not value.lower().startswith(("http://", "https://")):
+        raise click.BadParameter("give the site's address, starting with https:// (or http://)")
+    return value
+
+
+@import_.command("isso")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False), callback=_regular_file)
+@click.option("--train", is_flag=True, help="offer the approved comments to the spam model as examples")
+@click.option("--site", callback=_site_address, default=None,
+              help="the site Isso served (https://blog.example.org): each thread's address is its path there")
+@with_appcontext
+def import_isso(path, train, site):
+    """An Isso database (the SQLite file its `[general] dbpath` names), read-only: threads become threads, keyed
+    by their path percent-encoded as the Isso-compatible endpoints name them (/blog/hi/ is %2Fblog%2Fhi%2F)."""
+    from contextlib import closing
+
+    from .imports import isso, store
+
+    try:
+        connection, threads = isso.connect(path)
+    except isso.BadExport as error:
+        raise click.ClickException(f"{path}: {error}. Nothing was imported.") from None
+    writer = store.Writer(isso.SOURCE, train=train)
+    with closing(connection):
+        _import(writer, "Isso", threads,
+                lambda bar: isso.read(connection, writer, site=site, on_progress=lambda: bar.update(1)),
+                isso.BadExport, path, "Every whole thread before it was imported; once the database is mended, run "
+                "the import again: it adds only what is missing.")
+
+
+def _import(writer, label, length, read, broken, path, kept):
+    """`read(bar)` under a progress bar of `length`, then the summary; when it raises `broken`, the summary, then the
+    error and what was `kept`."""
+    try:
+        with _progress(length, "Importing") as bar:
+            read(bar)
+    except broken as error:
+        _summarize(writer, label)
+        raise click.ClickException(f"{path}: {error}. {kept}") from None
+    _summarize(writer, label)
+
+
+def _summarize(writer, label):
+    for line in writer.finish().lines(label):
         click.echo(line)
 
 
-def _progress(size):
-    """A progress bar on a terminal (through the file, by bytes); nothing in a pipe or a log."""
-    return click.progressbar(length=size, label="Reading", file=sys.stderr, show_pos=False,
+def _advancer(stream, bar):
+    """What a reader calls after each part it read: the bar moves to where the file has been read to."""
+    last = stream.tell()
+
+    def advanced():
+        nonlocal last
+        position = stream.tell()
+        bar.update(position - last)
+        last = position
+
+    return advanced
+
+
+def _progress(length, label):
+    """A progress bar on a terminal (through the file by bytes, or the threads); nothing in a pipe or a log."""
+    return click.progressbar(length=length, label=label, file=sys.stderr, show_pos=False,
                              hidden=not sys.stderr.isatty())
 
 

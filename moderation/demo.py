@@ -87,11 +87,12 @@ def seed():
     if get_thread(DEMO_KEY) is None:
         thread = create_thread(DEMO_KEY, "Hello, world: comments are open", None)
         for name, body in DEMO_COMMENTS:
+            # Demo data is not news: no webhook or email is owed for it.
             comment = Comment(thread=thread, author_name=name, author_email=f"{name.lower()}@example.org",
-                              body=body, state="approved", reasons=[])
+                              body=body, state="approved", reasons=[], announced_at=utcnow())
             db.session.add(comment)
             db.session.flush()
-            record(comment, None, "approved", actor="demo data")
+            record(comment, None, "approved", actor="demo data").announced_at = comment.announced_at
         db.session.commit()
         lines.append(f"Demo article at /threads/{DEMO_KEY}")
     if db.session.scalar(sa.select(sa.func.count()).select_from(Moderator)) == 0:
@@ -255,7 +256,8 @@ class _Synthetic:
             form_seconds=round(rng.uniform(8, 600), 1), referrer=None, akismet_payload=None, created_at=created,
             check_sent_at=created, checked_at=checked, decided_at=decided,
             purged_at=min(self.now, created + self.retain + timedelta(minutes=rng.uniform(0, 60))) if purged else None,
-            erased_at=None, edited_at=None, staff_id=None,
+            erased_at=None, edited_at=None, staff_id=None, notify_replies=False, notify_approval=False,
+            announced_at=self.now,  # synthetic: no webhook or email is owed for it
         )
         if state == "approved":
             parent.append(row["id"])
@@ -283,10 +285,11 @@ class _Synthetic:
         state = row["state"]
         if state in ("held", "spam"):
             return dict(comment_id=row["id"], moderator_id=None, actor=CHECKER, from_state="pending", to_state=state,
-                        reason="; ".join(row["reasons"]), action=None, created_at=row["checked_at"])
+                        reason="; ".join(row["reasons"]), action=None, created_at=row["checked_at"],
+                        announced_at=self.now)
         action = "approve" if state == "approved" else "reject"
         return dict(comment_id=row["id"], moderator_id=self.moderator[0], actor=self.moderator[1], from_state="held",
-                    to_state=state, reason=action, action=action, created_at=row["decided_at"])
+                    to_state=state, reason=action, action=action, created_at=row["decided_at"], announced_at=self.now)
 
 
 class _Authors:

@@ -1,4 +1,5 @@
-"""Error pages: JSON under /api, a readable page elsewhere, never a bare stack trace."""
+"""Error pages: JSON under /api and /isso (whose callers are scripts), a readable page elsewhere, never a bare stack
+trace."""
 import logging
 
 from flask import current_app, g, jsonify, render_template, request
@@ -8,6 +9,8 @@ from sqlalchemy.exc import OperationalError
 from .extensions import db
 
 log = logging.getLogger(__name__)
+# Where the caller is a script that reads JSON: our API, and Isso's client (even on an address no route matches).
+JSON_PREFIXES = ("/api/", "/isso/")
 UNAVAILABLE = _l("The service cannot reach its database just now, so nothing was changed. "
                  "Please try again in a minute.")
 RETRY_AFTER_SECONDS = 60
@@ -27,7 +30,7 @@ MESSAGES = {
 def _respond(error):
     code = getattr(error, "code", 500) or 500
     message = str(MESSAGES.get(code, getattr(error, "description", MESSAGES[500])))
-    if request.path.startswith("/api/"):
+    if request.path.startswith(JSON_PREFIXES):
         return jsonify(error=message), code
     return render_template("error.html", code=code, message=message), code
 
@@ -40,7 +43,7 @@ def database_unreachable(error):
     g._login_user = current_app.login_manager.anonymous_user()
     log.warning("database unreachable during %s %s: %s", request.method, request.path,
                 type(getattr(error, "orig", error)).__name__)
-    if request.path.startswith("/api/"):
+    if request.path.startswith(JSON_PREFIXES):
         response = jsonify(error=str(UNAVAILABLE))
     else:
         response = render_template("error.html", code=503, message=UNAVAILABLE)

@@ -1,4 +1,4 @@
-"""The database tables: threads, comments, moderators, their sessions and the audit trails."""
+"""The database tables: threads, comments, moderators, their sessions, the audit trails, subscribers and webhooks."""
 from datetime import datetime, timezone
 
 import sqlalchemy as sa
@@ -70,6 +70,8 @@ class Comment(db.Model):
         sa.Index("ix_comments_ip_hash_state", "ip_hash", "state", "created_at"),
         sa.Index("ix_comments_purged_created", "purged_at", "created_at"),
         sa.CheckConstraint(sa.text(f"state IN ({', '.join(repr(s) for s in STATES)})"), name="state"),
+        sa.Index("ix_comments_unannounced", "id", sqlite_where=sa.text("announced_at IS NULL"),
+                 postgresql_where=sa.text("announced_at IS NULL")),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     thread_id: Mapped[int] = mapped_column(sa.ForeignKey("threads.id", ondelete="CASCADE"))
@@ -105,6 +107,11 @@ class Comment(db.Model):
     edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Set on a moderator's own reply: published as staff, never spam-checked.
     staff_id: Mapped[int | None] = mapped_column(sa.ForeignKey("moderators.id", ondelete="SET NULL"))
+    # What its author asked for by email: replies to it, word that it was approved (sent once the address confirmed).
+    notify_replies: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    notify_approval: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # When webhooks and subscribers were told it exists (announcements.py); None until then. An import sets it.
+    announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     thread: Mapped[Thread] = relationship()
 
@@ -202,6 +209,8 @@ class AuditEvent(db.Model):
         sa.Index("ix_audit_events_comment_created", "comment_id", "created_at"),
         sa.Index("ix_audit_events_moderator_id", "moderator_id", "id"),
         sa.Index("ix_audit_events_batch", "batch"),
+        sa.Index("ix_audit_events_unannounced", "id", sqlite_where=sa.text("announced_at IS NULL"),
+                 postgresql_where=sa.text("announced_at IS NULL")),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     comment_id: Mapped[int] = mapped_column()
@@ -220,6 +229,8 @@ class AuditEvent(db.Model):
     detail: Mapped[dict | None] = mapped_column(sa.JSON)
     undone_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When webhooks and subscribers were told of it (announcements.py); None until then.
+    announced_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     moderator: Mapped[Moderator | None] = relationship()
 
@@ -330,3 +341,86 @@ class TrainingExample(db.Model):
     weight: Mapped[float] = mapped_column(default=1.0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Subscriber(db.Model):
+    """An address that asked for email (replies to its comments, or word that one was approved), once per address.
+
+    Nothing is sent to it before `confirmed_at` (double opt-in: the confirmation email itself is the only one), and
+    nothing after `unsubscribed_at`. The address is sealed like a comment's; `email_hash` is its blind index.
+    """
+
+    __tablename__ = "subscribers"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    email: Mapped[str] = mapped_column(Encrypted("email"), **PERSONAL)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    unsubscribed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # When the last confirmation request went out: at most one a day, whatever a form is made to post.
+    confirmation_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @validates("email")
+    def _index_email(self, key, email):
+        self.email_hash = email_index(email)
+        return email
+
+
+class Mail(db.Model):
+    """One email owed to a commenter (a confirmation request, a reply, an approval), written in the commit that
+    owes it (an outbox) and sent by a task; `sent_at` makes a second run of that task send nothing."""
+
+    __tablename__ = "mails"
+    __table_args__ = (sa.Index("ix_mails_state_due", "state", "due_at"),
+                      sa.UniqueConstraint("kind", "subscriber_id", "comment_id", name="uq_mails_kind_subscriber_comment"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))  # "confirm", "reply", "approved"
+    subscriber_id: Mapped[int] = mapped_column(sa.ForeignKey("subscribers.id", ondelete="CASCADE"))
+    comment_id: Mapped[int | None] = mapped_column()  # the comment it is about; no foreign key, as for audit events
+    state: Mapped[str] = mapped_column(sa.String(16), default="pending")  # "pending", "waiting", "sent", "failed", "dropped"
+    attempts: Mapped[int] = mapped_column(default=0)
+    error: Mapped[str | None] = mapped_column(sa.String(500))
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Webhook(db.Model):
+    """A URL an administrator registered to be told of comments' events, by POSTs signed with its own secret."""
+
+    __tablename__ = "webhooks"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    url: Mapped[str] = mapped_column(sa.String(2000))
+    # The events it wants, space-separated: "created held approved rejected spam".
+    events: Mapped[str] = mapped_column(sa.String(200))
+    # "public": what a page shows; "emails": the author's email too.
+    scope: Mapped[str] = mapped_column(sa.String(20), default="public")
+    # The HMAC-SHA256 key, sealed like an email: a stolen database cannot forge a signature.
+    secret: Mapped[str] = mapped_column(Encrypted("webhook secret"))
+    description: Mapped[str | None] = mapped_column(sa.String(200))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("moderators.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class WebhookDelivery(db.Model):
+    """One event owed to one webhook (an outbox row), its tries and how the receiver last answered."""
+
+    __tablename__ = "webhook_deliveries"
+    __table_args__ = (sa.Index("ix_webhook_deliveries_state_next", "state", "next_attempt_at"),
+                      sa.Index("ix_webhook_deliveries_webhook_id", "webhook_id", "id"))
+    id: Mapped[int] = mapped_column(primary_key=True)
+    webhook_id: Mapped[int] = mapped_column(sa.ForeignKey("webhooks.id", ondelete="CASCADE"))
+    event: Mapped[str] = mapped_column(sa.String(20))
+    comment_id: Mapped[int | None] = mapped_column()  # no foreign key: the log outlives a deleted comment
+    # What is sent, as the event found it, never an email: one is added at sending when the hook's scope allows.
+    payload: Mapped[dict] = mapped_column(sa.JSON)
+    state: Mapped[str] = mapped_column(sa.String(16), default="pending")  # "pending", "delivered", "failed"
+    attempts: Mapped[int] = mapped_column(default=0)
+    status_code: Mapped[int | None] = mapped_column()
+    error: Mapped[str | None] = mapped_column(sa.String(500))
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    webhook: Mapped[Webhook] = relationship()

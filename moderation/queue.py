@@ -18,6 +18,16 @@ LEARN_FROM_DECISION = "moderation.learn_from_decision"
 REPORT_DECISION = "moderation.report_decision"
 PURGE_EXPIRED = "moderation.purge_expired"
 NOTIFY_MODERATORS = "moderation.notify_moderators"
+# Telling the outside of what happened (announcements.py): webhooks and commenters' emails, each from an outbox.
+ANNOUNCE = "moderation.announce"
+DELIVER_WEBHOOK = "moderation.deliver_webhook"
+SWEEP_WEBHOOKS = "moderation.sweep_webhooks"
+SEND_MAIL = "moderation.send_mail"
+SWEEP_MAILS = "moderation.sweep_mails"
+# How often the scheduler announces what a missed send left (a worker announces at once after each verdict and
+# decision), and sends again deliveries and emails whose send was lost.
+ANNOUNCE_EVERY_SECONDS = 10
+OUTBOX_SWEEP_EVERY_SECONDS = 30
 PURGE_EVERY_SECONDS = 3600
 # How long the process that wrote (or last claimed) a decision's follow-up has to send it before the sweep may: far
 # more than a send takes, even with the broker's retries.
@@ -49,6 +59,12 @@ def training_queue(config):
     return f"{config['MODERATION_QUEUE']}.training"
 
 
+def webhooks_queue(config):
+    """The queue webhook deliveries go to: read by a worker of their own (`moderation serve` starts one), so that a
+    receiver that hangs never keeps a checking process from the comments."""
+    return f"{config['MODERATION_QUEUE']}.webhooks"
+
+
 def celery_settings(config, instance_path):
     queue = config["MODERATION_QUEUE"]
     broker_url = config["CELERY_BROKER_URL"]
@@ -68,7 +84,9 @@ def celery_settings(config, instance_path):
         "worker_hijack_root_logger": False,
         "task_publish_retry_policy": {"max_retries": 2, "interval_start": 0, "interval_step": 0.5},
         "task_annotations": _time_limits(config),
-        "task_routes": {LEARN_FROM_DECISION: {"queue": training_queue(config)}},
+        "task_routes": {LEARN_FROM_DECISION: {"queue": training_queue(config)},
+                        DELIVER_WEBHOOK: {"queue": webhooks_queue(config)},
+                        SWEEP_WEBHOOKS: {"queue": webhooks_queue(config)}},
         "beat_schedule_filename": f"{instance_path}/celerybeat-schedule-{queue}",
         "beat_schedule": {
             "sweep-pending": {
@@ -79,6 +97,12 @@ def celery_settings(config, instance_path):
             # A run left waiting while no worker reads the queue is dropped: the next one does the same work.
             "notify-moderators": {"task": NOTIFY_MODERATORS, "schedule": _every(config["MODERATION_NOTIFY_EVERY"]),
                                   "options": {"expires": _every(config["MODERATION_NOTIFY_EVERY"])}},
+            "announce": {"task": ANNOUNCE, "schedule": float(ANNOUNCE_EVERY_SECONDS),
+                         "options": {"expires": float(ANNOUNCE_EVERY_SECONDS)}},
+            "sweep-webhooks": {"task": SWEEP_WEBHOOKS, "schedule": float(OUTBOX_SWEEP_EVERY_SECONDS),
+                               "options": {"expires": float(OUTBOX_SWEEP_EVERY_SECONDS)}},
+            "sweep-mails": {"task": SWEEP_MAILS, "schedule": float(OUTBOX_SWEEP_EVERY_SECONDS),
+                            "options": {"expires": float(OUTBOX_SWEEP_EVERY_SECONDS)}},
         },
     }
 
@@ -92,13 +116,30 @@ def _time_limits(config):
     check, train = config["MODERATION_CHECK_TIME_LIMIT"], config["MODERATION_TRAIN_TIME_LIMIT"]
     # A notification run opens one SMTP connection, each step bounded by MODERATION_SMTP_TIMEOUT.
     limits = {CHECK_COMMENT: check, REPORT_DECISION: check, SWEEP_PENDING: check * 2,
-              LEARN_FROM_DECISION: train, PURGE_EXPIRED: train, NOTIFY_MODERATORS: check * 2}
+              LEARN_FROM_DECISION: train, PURGE_EXPIRED: train, NOTIFY_MODERATORS: check * 2,
+              ANNOUNCE: check * 2, DELIVER_WEBHOOK: check, SWEEP_WEBHOOKS: check * 2, SEND_MAIL: check,
+              SWEEP_MAILS: check * 2}
     return {name: {"soft_time_limit": soft, "time_limit": soft + HARD_LIMIT_MARGIN} for name, soft in limits.items()}
 
 
 def send_check_comment(comment_id):
     """Queue the spam check; if the broker is down, the scheduled sweep sends it later."""
     return _send(CHECK_COMMENT, comment_id)
+
+
+def send_announce():
+    """Ask a worker to announce what is new now (the scheduler would within ANNOUNCE_EVERY_SECONDS anyway)."""
+    return _send(ANNOUNCE)
+
+
+def send_webhook_delivery(delivery_id, countdown=None):
+    """Queue one webhook delivery; a lost send is sent again by the webhooks' sweep."""
+    return _send(DELIVER_WEBHOOK, delivery_id, countdown=countdown)
+
+
+def send_mail(mail_id, countdown=None):
+    """Queue one commenter's email; a lost send is sent again by the mails' sweep."""
+    return _send(SEND_MAIL, mail_id, countdown=countdown)
 
 
 def decision_followups(comment_ids):
@@ -173,8 +214,8 @@ def _send(name, *args, countdown=None):
     """Send, after the commit that made the work: whatever the broker does then, what was committed stays and the
     request answers as it would have (the sweep sends a comment's check again; see README, delivery)."""
     celery_app = current_app.extensions["celery"]
-    # Every task here takes a comment's id first.
-    about = {"comment_id": args[0]} if args and isinstance(args[0], int) else {}
+    # A comment's id comes first, but for a webhook delivery's or an email's.
+    about = {"comment_id": args[0]} if args and isinstance(args[0], int) and name not in (DELIVER_WEBHOOK, SEND_MAIL) else {}
     try:
         celery_app.send_task(name, args=args, countdown=countdown)
     except OperationalError as error:

@@ -23,7 +23,7 @@ from tests.services import postgresql_database  # noqa: E402
 RUN_ID = uuid.uuid4().hex[:8]
 # Every address the suite gives a comment, through a form, the API, a factory or a service.
 EMAILS_SEEN = set()
-TABLES = ("imported", "audit_events", "privacy_events", "training_examples", "comments", "threads", "moderator_sessions", "api_tokens",
+TABLES = ("webhook_deliveries", "webhooks", "mails", "subscribers", "imported", "audit_events", "privacy_events", "training_examples", "comments", "threads", "moderator_sessions", "api_tokens",
           "moderators", "settings", "spam_models", "posting_gates", "followups", "leases")
 BACKENDS = ("sqlite", "postgresql")
 

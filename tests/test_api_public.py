@@ -59,7 +59,8 @@ def test_an_unknown_thread_is_an_empty_thread_so_a_new_article_shows_the_form(ap
     response = api.test_client().get("/api/v1/threads/never-commented/comments")
     assert response.status_code == 200
     assert response.get_json() == {"thread": "never-commented", "title": None, "url": None, "comments_open": True,
-                                   "replies_open": True, "total": 0, "comments": [], "next": None}
+                                   "replies_open": True, "email_notifications": False, "total": 0, "comments": [],
+                                   "next": None}
 
 
 @pytest.mark.parametrize("query, field", [("limit=0", "limit"), ("limit=201", "limit"), ("limit=many", "limit"),

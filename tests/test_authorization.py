@@ -9,7 +9,8 @@ import sqlalchemy as sa
 
 from moderation import create_app
 from moderation.extensions import db
-from moderation.models import AuditEvent, Comment, Moderator, ModeratorSession, PrivacyEvent, Setting
+from moderation.models import (AuditEvent, Comment, Moderator, ModeratorSession, PrivacyEvent, Setting, Webhook,
+                               WebhookDelivery)
 from moderation.review import services as review
 from tests import factories
 from tests.conftest import app_config, csrf_token, form_tokens, sign_in
@@ -21,6 +22,8 @@ ADMIN_ONLY = {
     "team.index", "team.create", "team.change_role", "team.deactivate", "team.reactivate", "team.reset_password",
     "team.script",
     "discussion.settings", "discussion.threads", "discussion.set_open",
+    "webhooks.index", "webhooks.create", "webhooks.edit", "webhooks.set_active", "webhooks.delete", "webhooks.rotate",
+    "webhooks.test", "webhooks.deliveries", "webhooks.retry",
 }
 # Routes that change something through the JSON API take a token (`Authorization: Bearer`), never a session cookie,
 # so that no other site can make a signed-in browser use them; their own tests are in test_api_tokens.py.
@@ -96,11 +99,13 @@ def _arguments(comment_id):
     colleague = _one(sa.select(Moderator.id).where(Moderator.username == "colleague"))
     thread_id = _one(sa.select(Comment.thread_id).where(Comment.id == comment_id))
     return {"comment_id": comment_id, "action": "approve", "event_id": event_id, "by": "author", "state": "spam",
-            "batch": "0" * 32, "moderator_id": colleague, "thread_id": thread_id, "token": "not-a-signed-token"}
+            "batch": "0" * 32, "moderator_id": colleague, "thread_id": thread_id, "token": "not-a-signed-token",
+            "hook_id": _one(sa.select(sa.func.min(Webhook.id))),
+            "delivery_id": _one(sa.select(sa.func.min(WebhookDelivery.id)))}
 
 
 # A route's own word where the walk's usual value would not fit it.
-ACTION_OF = {"discussion.set_open": "close"}
+ACTION_OF = {"discussion.set_open": "close", "webhooks.set_active": "deactivate"}
 
 
 def _url(app, route, comment_id):
@@ -194,6 +199,14 @@ def _case(app, thread, who=None):
     comment = factories.make_comment(thread, "held", email="private@example.org")
     if _one(sa.select(Moderator.id).where(Moderator.username == "colleague")) is None:
         factories.make_moderator("colleague")
+    if _one(sa.select(sa.func.count()).select_from(Webhook)) == 0:
+        # A webhook with a failed delivery, for the webhooks' pages and their "Retry now".
+        hook = Webhook(url="https://hooks.example.org/comments", events="held", secret="a secret")
+        db.session.add(hook)
+        db.session.flush()
+        db.session.add(WebhookDelivery(webhook_id=hook.id, event="held", comment_id=comment.id, payload={},
+                                       state="failed", attempts=6))
+        db.session.commit()
     client = app.test_client()
     if who is None:
         token = csrf_token(client.get("/moderation/login").get_data(as_text=True))
@@ -297,6 +310,13 @@ def test_a_form_with_a_forged_or_missing_token_changes_nothing(app, route, token
         before = _database()
         response = case.client.open(url, method=route.method, json={"action": "approve", "ids": [case.comment]})
         assert response.status_code == 401 and _database() == before, f"{route}: a cookie decided through the API"
+        return
+    if route.endpoint.startswith("isso."):
+        # Isso's client sends JSON, which no other site's page can send without asking first (CORS): a form it can
+        # send is refused unread.
+        before = _database()
+        response = case.client.open(url, method=route.method, data=PUBLIC_FORMS[("comments.post", "POST")])
+        assert response.status_code == 415 and _database() == before, f"{route}: {response.status_code}"
         return
     if route.endpoint.startswith("api."):
         # The JSON API takes no cookie, so no CSRF token: its form token is what a forger cannot have.

@@ -11,7 +11,7 @@ from sqlalchemy import event
 
 from moderation.extensions import db
 from moderation.models import Followup, utcnow
-from moderation.queue import LEARN_FROM_DECISION, REPORT_DECISION, sweep_followups, training_queue
+from moderation.queue import ANNOUNCE, LEARN_FROM_DECISION, REPORT_DECISION, sweep_followups, training_queue
 from moderation.review import services as review
 from tests import factories
 from workers.tasks import sweep_pending
@@ -31,7 +31,8 @@ def _waiting(broker_path, queue):
             "SELECT payload FROM kombu_message JOIN kombu_queue ON kombu_queue.id = queue_id "
             "WHERE kombu_queue.name = ? ORDER BY kombu_message.id", (queue,))]
     messages = [json.loads(payload) for payload in payloads]
-    return [(message["headers"]["task"], json.loads(base64.b64decode(message["body"]))[0][0]) for message in messages]
+    arguments = [json.loads(base64.b64decode(message["body"]))[0] for message in messages]
+    return [(message["headers"]["task"], args[0] if args else None) for message, args in zip(messages, arguments)]
 
 
 def _owed():
@@ -53,7 +54,8 @@ def test_a_decision_the_broker_takes_leaves_nothing_owed(make_app, tmp_path):
         assert _owed() == []
         assert _waiting(broker_path, training_queue(app.config)) == [(LEARN_FROM_DECISION, comment.id)], \
             "the retraining waits on its own queue, for the training worker"
-        assert _waiting(broker_path, app.config["MODERATION_QUEUE"]) == []
+        assert _waiting(broker_path, app.config["MODERATION_QUEUE"]) == [(ANNOUNCE, None)], \
+            "and webhooks and subscribers are to be told of it"
 
 
 def test_follow_ups_the_broker_could_not_take_are_sent_by_the_sweep_once_it_is_back(make_app, tmp_path):

@@ -77,7 +77,8 @@ def test_the_console_stays_english(client, moderator):
 
 def _sentences_in_the_sources():
     methods = [("moderation/**.py", "python"), ("templates/comments/**.html", "jinja2"),
-               ("templates/base.html", "jinja2"), ("templates/error.html", "jinja2")]
+               ("templates/base.html", "jinja2"), ("templates/error.html", "jinja2"),
+               ("templates/subscriptions/**.html", "jinja2")]
     return {message for _, _, message, _, _ in extract_from_dir(str(ROOT), methods, keywords={"_": None, "gettext": None, "_l": None})
             if isinstance(message, str)}
 

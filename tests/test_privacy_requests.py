@@ -9,7 +9,8 @@ import sqlalchemy as sa
 
 from moderation.cli import cli
 from moderation.extensions import db
-from moderation.models import AuditEvent, Comment, Moderator, PrivacyEvent, TrainingExample
+from moderation.models import AuditEvent, Comment, Mail, Moderator, PrivacyEvent, Subscriber, TrainingExample, Webhook
+from moderation.privacy.crypto import email_index
 from moderation.review import services as review
 from tests import factories
 from tests.conftest import build_app, comment_fields, form_tokens
@@ -78,6 +79,21 @@ def test_erase_removes_the_person_and_keeps_the_thread_readable(app, client, thr
     events = db.session.scalars(sa.select(PrivacyEvent).where(PrivacyEvent.action == "erase")).all()
     assert sorted(e.comment_id for e in events) == [first, second]
     assert not any(NAME in (e.detail or "") or PERSON in (e.detail or "") for e in events)
+
+
+def test_export_says_whether_the_person_asked_for_email_and_erase_forgets_the_subscription_and_its_mails(app, thread):
+    _the_persons_comments(app, thread)
+    subscriber = Subscriber(email=PERSON.upper())
+    db.session.add(subscriber)
+    db.session.flush()
+    db.session.add(Mail(kind="confirm", subscriber_id=subscriber.id))
+    db.session.commit()
+    exported = json.loads(_run(app, "privacy", "export", PERSON).output)
+    assert exported["subscription"]["confirmed_at"] is None and exported["subscription"]["asked_at"]
+    _run(app, "privacy", "erase", PERSON)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Subscriber)) == 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Mail)) == 0
+    assert json.loads(_run(app, "privacy", "export", PERSON).output)["subscription"] is None
 
 
 def test_erase_with_text_removes_the_text_and_what_was_learned_from_it(app, client, thread):
@@ -150,6 +166,9 @@ def test_keys_rotate_with_keys_from_the_environment(app, thread):
     comment = factories.make_comment(thread, email="env.rotation@example.org")
     moderator = factories.make_moderator("notified")
     moderator.email = "notified.moderator@example.org"
+    subscriber = Subscriber(email="subscribed.reader@example.org")
+    webhook = Webhook(url="https://hooks.example.net/comments", events="approved", secret="the signing secret")
+    db.session.add_all([subscriber, webhook])
     db.session.commit()
     spam_settings.save({"blocked_emails": ["blocked.person@example.com"]})
     refused = app.test_cli_runner().invoke(cli, ["keys", "rotate"])
@@ -163,6 +182,11 @@ def test_keys_rotate_with_keys_from_the_environment(app, thread):
         db.session.expire_all()
         assert db.session.get(Comment, comment.id).author_email == "env.rotation@example.org"
         assert db.session.get(Moderator, moderator.id).email == "notified.moderator@example.org"
+        # A subscription is still found by its address, and a webhook still signs with its secret.
+        assert db.session.scalar(sa.select(Subscriber.id).where(
+            Subscriber.email_hash == email_index("subscribed.reader@example.org"))) == subscriber.id
+        assert db.session.get(Subscriber, subscriber.id).email == "subscribed.reader@example.org"
+        assert db.session.get(Webhook, webhook.id).secret == "the signing secret"
         spam_settings.forget_cached()
         assert spam_settings.current()["blocked_emails"] == ("blocked.person@example.com",)
         assert db.session.scalar(sa.select(PrivacyEvent.action)) == "rotate keys"
@@ -178,7 +202,7 @@ COMMENT_FIELDS = {"id", "thread", "thread_title", "parent_id", "state", "author_
 def test_the_export_holds_every_stored_field_of_each_comment_and_event(app, thread):
     first, second, _ = _the_persons_comments(app, thread)
     document = json.loads(_run(app, "privacy", "export", PERSON).output)
-    assert set(document) == {"email", "exported_at", "comments", "audit_events"}
+    assert set(document) == {"email", "exported_at", "comments", "audit_events", "subscription"}
     assert datetime.fromisoformat(document["exported_at"]).tzinfo is not None
     decided, held = document["comments"]
     assert set(decided) == set(held) == COMMENT_FIELDS

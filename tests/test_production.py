@@ -168,7 +168,7 @@ def test_a_clean_checkout_starts_in_production_with_db_upgrade_and_serve(product
         assert {oct(p.stat().st_mode & 0o777) for p in (instance / "metrics").iterdir()} == {"0o600"}
         assert oct((instance / "metrics").stat().st_mode & 0o777) == "0o700"
         children = _children(serve.pid)
-        assert len(children) == 4, "web, worker, training worker, scheduler"
+        assert len(children) == 5, "web, worker, training worker, webhooks worker, scheduler"
     finally:
         serve.send_signal(signal.SIGINT)
         output = serve.communicate(timeout=30)[0]

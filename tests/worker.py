@@ -11,7 +11,7 @@ from pathlib import Path
 import redis
 from kombu import Connection
 
-from moderation.queue import training_queue
+from moderation.queue import training_queue, webhooks_queue
 
 ROOT = Path(__file__).resolve().parent.parent
 READY_TIMEOUT = 60
@@ -22,13 +22,14 @@ class Worker:
 
     def __init__(self, env, concurrency=1, beat=False, queues=("checks", "training"), name=None):
         """`beat=True` runs the scheduler inside the worker (`-B`), so the sweep runs on its schedule. `queues`: the
-        checks' queue (MODERATION_QUEUE), the retraining's (`moderation serve` gives it a worker of its own), or
-        both, so that one worker does all a test needs. `name`: its node name (`name@host`), as on another machine."""
+        checks' queue (MODERATION_QUEUE), the retraining's or the webhooks' (`moderation serve` gives each a worker
+        of its own), or several, so that one worker does all a test needs. `name`: its node name (`name@host`), as on another machine."""
         self.output = []
         self._ready = threading.Event()
         full_env = {**os.environ, "MODERATION_ENV": "testing", **env}
         checks = full_env.get("MODERATION_QUEUE", "moderation")
-        names = {"checks": checks, "training": training_queue({"MODERATION_QUEUE": checks})}
+        names = {"checks": checks, "training": training_queue({"MODERATION_QUEUE": checks}),
+                 "webhooks": webhooks_queue({"MODERATION_QUEUE": checks})}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "workers", "worker", "--loglevel", "INFO",
              "--concurrency", str(concurrency), "--without-gossip", "--without-mingle", "--without-heartbeat",
@@ -99,15 +100,20 @@ def drop_queue(broker_url, queue):
         _forget_unacknowledged(client, queue)
     elif broker_url.startswith("amqp://"):
         with Connection(broker_url) as connection:
-            for name in (queue, training_queue({"MODERATION_QUEUE": queue})):
+            for name in _queues(queue):
                 connection.default_channel.queue_delete(name)
                 connection.default_channel.exchange_delete(name)
+
+
+def _queues(queue):
+    """The checks' queue and those named after it: the retraining's and the webhooks'."""
+    return queue, training_queue({"MODERATION_QUEUE": queue}), webhooks_queue({"MODERATION_QUEUE": queue})
 
 
 def _forget_unacknowledged(client, queue):
     """A worker killed in the middle of a task leaves the message in Redis's `unacked` hash, shared by every queue
     of that database, where the next worker to start would put it back into its queue after an hour."""
-    names = {queue, training_queue({"MODERATION_QUEUE": queue})}
+    names = set(_queues(queue))
     for tag, raw in list(client.hscan_iter("unacked")):
         try:
             _, exchange, routing_key = json.loads(raw)

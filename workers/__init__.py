@@ -17,7 +17,7 @@ def __getattr__(name):
         from config import ConfigError, private_folder
         from moderation import create_app
 
-        from . import tasks  # noqa: F401 - registers the shared tasks
+        from . import mails, tasks, webhooks  # noqa: F401 - registers the shared tasks
 
         try:
             flask_app = create_app()

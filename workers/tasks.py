@@ -10,13 +10,14 @@ from flask import current_app
 from kombu.exceptions import OperationalError as BrokerError
 from sqlalchemy.exc import DBAPIError, OperationalError as DatabaseError
 
-from moderation import leases, logs, metrics
+from moderation import announcements, leases, logs, metrics
 from moderation.extensions import db
 from moderation.notify import services as notify
 from moderation.privacy import services as privacy
 from moderation.review import services as review
-from moderation.queue import (CHECK_COMMENT, LEARN_FROM_DECISION, NOTIFY_MODERATORS, PURGE_EXPIRED, REPORT_DECISION,
-                              SWEEP_PENDING, sweep_followups)
+from moderation.subscriptions import services as subscriptions
+from moderation.queue import (ANNOUNCE, CHECK_COMMENT, LEARN_FROM_DECISION, NOTIFY_MODERATORS, PURGE_EXPIRED,
+                              REPORT_DECISION, SWEEP_PENDING, sweep_followups)
 from moderation.spam import akismet_check, learning, services
 
 log = logging.getLogger(__name__)
@@ -78,9 +79,11 @@ def check_comment(self, comment_id, **kwargs):
     """Give a pending comment its verdict; retried with backoff while the database or Akismet is unreachable."""
     started = time.perf_counter()
     try:
-        return _check(self, comment_id)
+        verdict = _check(self, comment_id)
     finally:
         metrics.check_took(time.perf_counter() - started)
+    _announce_now()
+    return verdict
 
 
 def _check(self, comment_id):
@@ -92,6 +95,27 @@ def _check(self, comment_id):
     log.warning("the check of comment %r ran out of time", comment_id, extra={"comment_id": comment_id})
     limit = current_app.config["MODERATION_CHECK_TIME_LIMIT"]
     return services.hold_unchecked(comment_id, f"the check took longer than {limit} s and was stopped")
+
+
+def _announce_now():
+    """Tell webhooks and subscribers of the verdict at once, in this worker; if that fails, the scheduled run does."""
+    try:
+        announcements.announce()
+    except Exception as error:  # noqa: BLE001 - the verdict is committed; the scheduled announce tries again
+        if not _ran_out_of_time(error):
+            db.session.rollback()
+        log.warning("announcing after a check failed, the scheduled run will: %r", error)
+
+
+@shared_task(name=ANNOUNCE, acks_late=True)
+def announce(**kwargs):
+    """Tell webhooks and subscribers of new comments and changes of state, a batch at a time until none is left."""
+    told = 0
+    while True:
+        created, changes = announcements.announce()
+        told += created + changes
+        if created < announcements.BATCH and changes < announcements.BATCH:
+            return told
 
 
 @shared_task(name=LEARN_FROM_DECISION, bind=True, acks_late=True, max_retries=5)
@@ -147,10 +171,12 @@ def sweep_pending(**kwargs):
 
 @shared_task(name=PURGE_EXPIRED, acks_late=True)
 def purge_expired(**kwargs):
-    """Retention: personal details older than MODERATION_RETAIN_DAYS are dropped or truncated, and spam and trash
-    older than their retention period are deleted for good."""
+    """Retention: personal details older than MODERATION_RETAIN_DAYS are dropped or truncated, spam and trash older
+    than their retention period are deleted for good, and so are addresses never confirmed for email, and the record
+    of commenters' emails after a while."""
     purged = privacy.purge_expired()
     review.empty_expired()
+    subscriptions.forget_expired()
     return purged
 
 

@@ -45,6 +45,8 @@ class Thread(BaseModel):
     url: str | None
     comments_open: bool
     replies_open: bool = Field(True, description="false when the site takes no replies to comments (a reply depth of 1)")
+    email_notifications: bool = Field(False, description="true when this service can email commenters: only then "
+                                                         "offer `notify_replies` and `notify_approval`")
     total: int = Field(description="comments in the whole thread, replies included: the approved ones, and with "
                                    "X-Author-Token the author's own awaiting moderation")
     comments: list[PublicComment] = Field(description="this page's top-level comments, each with its replies")
@@ -88,6 +90,10 @@ class NewComment(BaseModel):
                                                                     "creates the thread (cut to 300 characters)")
     url: str | None = Field(None, max_length=10_000, description="the article's address, on the posting site (its "
                                                                   "query and fragment are never kept)")
+    notify_replies: bool = Field(False, description="email the author of each approved reply to this comment, once "
+                                                    "their address is confirmed (the first email asks to confirm it)")
+    notify_approval: bool = Field(False, description="email the author when this comment is approved, once their "
+                                                     "address is confirmed")
 
     @field_validator("parent_id", mode="before")
     @classmethod

@@ -17,6 +17,7 @@ from ..extensions import limiter
 from ..ids import MAX_ID, parse_id
 from ..privacy.avatars import avatar_url
 from ..review import services as review
+from ..subscriptions import services as subscriptions
 from . import authors, cors, tokens
 from .schemas import (PAGE_DEFAULT, BulkDecided, BulkDecision, Counts, CountsQuery, Decided, Decision, FieldErrors,
                       FormToken, NewComment, OwnComment, Posted, Problem, PublicComment, Thread, ThreadPage)
@@ -114,7 +115,7 @@ def thread_comments(key):
     thread = comments.get_thread(key)
     if thread is None:
         empty = Thread(thread=key, title=None, url=None, comments_open=True, replies_open=comments.replies_allowed(),
-                       total=0, comments=[], next=None)
+                       email_notifications=subscriptions.offered(), total=0, comments=[], next=None)
         return cacheable(jsonify(empty.model_dump()))
     own = authors.sent_hash()
     limit = page.limit or comments.comments_per_page() or PAGE_DEFAULT
@@ -123,7 +124,7 @@ def thread_comments(key):
         return cacheable(_json_response(body), personal=True, etag=etag)
     key_of_answer = rendered.thread_key(thread, "json", limit, page.after, thread.title, thread.url,
                                         comments.is_open(thread), comments.replies_allowed(), comments.thread_depth(),
-                                        request.host_url)
+                                        subscriptions.offered(), request.host_url)
     body, etag = rendered.kept(key_of_answer, lambda: _thread_json(thread, limit, page.after))
     return cacheable(_json_response(body), etag=etag)
 
@@ -140,7 +141,7 @@ def _thread_json(thread, limit, after, own=None):
     more = start + limit < len(roots)
     answer = Thread(
         thread=thread.key, title=thread.title, url=thread.url, comments_open=comments.is_open(thread),
-        replies_open=comments.replies_allowed(), total=len(shown),
+        replies_open=comments.replies_allowed(), email_notifications=subscriptions.offered(), total=len(shown),
         comments=[public_comment(comment, thread, replies) for comment, replies in chosen],
         next=url_for(".thread_comments", key=thread.key, limit=limit, after=chosen[-1][0].id, _external=True)
         if more else None,
@@ -188,7 +189,8 @@ def post_comment(key):
                   author_url=form.author_url.data, body=form.body.data, parent_id=sent.parent_id,
                   honeypot=form.comment_check.data, ip=request.remote_addr, user_agent=request.user_agent.string,
                   form_seconds=form.form_seconds, referrer=_page_address(sent.url) or request.referrer,
-                  reader_hash=reader_hash(key_of_reader))
+                  reader_hash=reader_hash(key_of_reader), notify_replies=sent.notify_replies,
+                  notify_approval=sent.notify_approval)
     try:
         comment = comments.post_comment(thread, **fields)
     except comments.TooSoon as refused:

@@ -103,6 +103,9 @@ class CommentForm(FlaskForm):
     parent_id = HiddenField(validators=[parent_number])
     opened = HiddenField(validators=[form_opened])
     remember = BooleanField(_l("Save my name, email, and website in this browser for the next time I comment."))
+    # Offered only when the service can send email (subscriptions.services.offered); the first email asks to confirm.
+    notify_replies = BooleanField(_l("Notify me of replies by email."))
+    notify_approval = BooleanField(_l("Tell me by email when my comment is approved."))
     # Hidden from people by CSS; a bot that fills every field fills this one too.
     comment_check = StringField(_l("Leave this field empty"))
 

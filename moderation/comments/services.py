@@ -229,7 +229,7 @@ def _holds(node, comment_id):
 
 
 # For the metrics: the blueprint a comment came in through, by the name operators know it by.
-POSTED_VIA = {"comments": "form", "api": "api"}
+POSTED_VIA = {"comments": "form", "api": "api", "isso": "isso"}
 
 
 def post_comment(thread, **fields):
@@ -257,7 +257,7 @@ def post_comment(thread, **fields):
 
 
 def _post(thread, *, author_name, author_email, author_url, body, parent_id, honeypot, ip, user_agent,
-          form_seconds=None, referrer=None, reader_hash=None):
+          form_seconds=None, referrer=None, reader_hash=None, notify_replies=False, notify_approval=False):
     if not is_open(thread):
         raise CommentsClosed(gettext("Comments are closed on this article."))
     if parent_id and not replies_allowed():
@@ -280,6 +280,9 @@ def _post(thread, *, author_name, author_email, author_url, body, parent_id, hon
         user_agent=(user_agent or "")[:500] or None,
         referrer=(referrer or "")[:2000] or None,
         form_seconds=form_seconds,
+        # What the author asked for by email; sent once their address is confirmed (subscriptions/services.py).
+        notify_replies=bool(notify_replies),
+        notify_approval=bool(notify_approval),
         state="pending",
     )
     db.session.add(comment)

@@ -96,6 +96,8 @@ def _fields(form):
         "honeypot": form.comment_check.data,
         "form_seconds": form.form_seconds,
         "referrer": request.referrer,
+        "notify_replies": form.notify_replies.data,
+        "notify_approval": form.notify_approval.data,
     }
 
 

@@ -4,7 +4,7 @@ An import is a stream of `Incoming` comments. Each is written with its email enc
 comment's, its state as the other system had it (pending there: held here, for a person), one audit event saying
 where it came from, and a row of `imported` naming it by its id there. That row is how an import run again, or
 resumed after a broken file, adds nothing it already added. Imported comments are not spam-checked: the other
-system's moderators already decided them.
+system's moderators already decided them; nor are they announced to webhooks and subscribers (they are old news).
 """
 import html
 import re
@@ -48,6 +48,7 @@ class Incoming:
     created_at: datetime
     state: str
     body: str
+    notify_replies: bool = False  # its author asked there for an email when someone replies
 
 
 @dataclass
@@ -112,9 +113,12 @@ class Writer:
                 self.summary.skipped["already imported"] += 1
             return None
         body = text_of(incoming.body) if incoming.body else ""
-        if not body:
+        if not body and incoming.state != "trash":
             self.fail(where, "no text")
             return None
+        if not body:
+            # Deleted there but kept for its replies' sake (Isso, Disqus): in the trash here, its text gone.
+            self.summary.notes["deleted comments whose text was not kept, in the trash with none"] += 1
         if len(body) > BODY_MAX:
             body = body[:BODY_MAX]
             self.summary.notes[f"texts longer than {BODY_MAX:,} characters (the form's limit), cut"] += 1
@@ -122,14 +126,17 @@ class Writer:
         now = utcnow()
         decided = incoming.state in DECIDED
         ip = normal_ip(incoming.author_ip)
+        email = self._email(incoming)
         comment = Comment(
-            thread=thread, author_name=self._name(incoming.author_name), author_email=self._email(incoming),
+            thread=thread, author_name=self._name(incoming.author_name), author_email=email,
             author_url=self._url(incoming.author_url), body=body, state=incoming.state,
             # A decided comment keeps only its network, as one decided here does; the index is of the whole address.
             author_ip=truncated_ip(ip) if decided and ip else ip, ip_hash=ip_index(ip),
             # Checked and decided by this import, now: retention and notifications count from here.
             created_at=incoming.created_at, checked_at=now, decided_at=now if decided else None,
-            reasons=[f"imported from {self.source}"],
+            reasons=[f"imported from {self.source}"], notify_replies=incoming.notify_replies and email is not None,
+            # Old news: webhooks and subscribers are told of what happens from now on, not of the past.
+            announced_at=now,
         )
         db.session.add(comment)
         db.session.flush()
@@ -139,7 +146,7 @@ class Writer:
         elif incoming.parent_external_id:
             self.orphans.append((comment.id, incoming.parent_external_id))
         db.session.add(Imported(source=self.source, external_id=external_id, comment_id=comment.id, created_at=now))
-        record(comment, None, incoming.state, actor=ACTOR, reason=f"imported from {self.source}")
+        record(comment, None, incoming.state, actor=ACTOR, reason=f"imported from {self.source}").announced_at = now
         if self.train and incoming.state in ("approved", "spam"):
             db.session.add(TrainingExample(comment_id=comment.id, source=f"import:{self.source}", text=body,
                                            author=comment.author_name, is_spam=incoming.state == "spam", weight=1.0))
@@ -177,6 +184,10 @@ class Writer:
             self.summary.notes["threads that were already here, joined"] += 1
         self.current = found
         return found, None
+
+    def enter(self, thread_id):
+        """Back to a thread `thread()` found before: a Disqus export's posts come in no thread's order."""
+        self.current = db.session.get(Thread, thread_id)
 
     def commit(self):
         """At the end of each whole article: what is committed is never half an article."""

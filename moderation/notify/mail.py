@@ -1,6 +1,7 @@
 """Sending email over SMTP with the standard library: one connection per run, every step under a timeout."""
 import smtplib
 import ssl
+from email import policy
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from urllib.parse import urlsplit
@@ -9,6 +10,9 @@ from urllib.parse import urlsplit
 SEND_ERRORS = (smtplib.SMTPException, OSError)
 # The server refused this one message (its recipient, sender or content) and stays usable for the next.
 REFUSED = (smtplib.SMTPRecipientsRefused, smtplib.SMTPSenderRefused, smtplib.SMTPDataError)
+# A header that cannot be folded (a long link) is sent whole, as RFC 5322 allows lines of up to 998 characters,
+# rather than cut into encoded words, which the List-* headers (RFC 2369, RFC 8058) may not be.
+WHOLE_HEADERS = policy.default.clone(max_line_length=998)
 
 
 def problems(config):
@@ -28,8 +32,9 @@ def sender(config):
     return f"moderation@{urlsplit(config['MODERATION_BASE_URL']).hostname}"
 
 
-def message(config, to, subject, text, html=None):
-    """A plain-text email (with an HTML alternative when given), marked as sent by a machine (RFC 3834)."""
+def message(config, to, subject, text, html=None, headers=None):
+    """A plain-text email (with an HTML alternative when given), marked as sent by a machine (RFC 3834); `headers`
+    adds others (List-Unsubscribe, say)."""
     mail = EmailMessage()
     mail["From"] = sender(config)
     mail["To"] = to
@@ -37,9 +42,13 @@ def message(config, to, subject, text, html=None):
     mail["Date"] = formatdate(usegmt=True)
     mail["Message-ID"] = make_msgid(domain=sender(config).rpartition("@")[2])
     mail["Auto-Submitted"] = "auto-generated"
+    for name, value in (headers or {}).items():
+        mail[name] = value
     mail.set_content(text)
     if html:
         mail.add_alternative(html, subtype="html")
+    # Only now: the bodies were encoded for lines of 78 characters, as before; the headers are written at sending.
+    mail.policy = WHOLE_HEADERS
     return mail
 
 

@@ -4,7 +4,6 @@ import logging
 import textwrap
 from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import urlsplit
 
 import sqlalchemy as sa
 from flask import current_app, render_template
@@ -15,6 +14,7 @@ from ..extensions import db
 from ..models import Comment, Moderator, utcnow
 from ..review import services as review
 from . import mail
+from ..urls import external as _absolute
 
 NOTIFY_CHOICES = ("off", "instant", "digest")
 # What a link in an email may do; anything else needs the console.
@@ -176,13 +176,6 @@ def _item(moderator, comment):
         "links": {label: _absolute("notify.email_action", token=link_token(moderator, comment.id, action))
                   for action, label in LINK_ACTIONS.items()},
     }
-
-
-def _absolute(endpoint, **values):
-    """An address of this service under MODERATION_BASE_URL (which may carry a path), for an email."""
-    base = urlsplit(current_app.config["MODERATION_BASE_URL"])
-    adapter = current_app.url_map.bind(base.netloc, script_name=base.path or "/", url_scheme=base.scheme)
-    return adapter.build(endpoint, values, force_external=True)
 
 
 def _serializer():

@@ -8,7 +8,8 @@ from sqlalchemy.orm import undefer_group
 from sqlalchemy.orm.attributes import flag_modified
 
 from ..extensions import db
-from ..models import AuditEvent, Comment, Moderator, ModeratorSession, PostingGate, PrivacyEvent, TrainingExample, utcnow
+from ..models import (AuditEvent, Comment, Moderator, ModeratorSession, PostingGate, PrivacyEvent, Subscriber, TrainingExample,
+                      Webhook, utcnow)
 from ..spam import settings as spam_settings
 from ..spam.services import CHECKER
 from .addresses import truncated_ip
@@ -49,6 +50,7 @@ def export_person(email, actor=OPERATOR):
     ids = [c.id for c in comments]
     events = db.session.scalars(sa.select(AuditEvent).where(AuditEvent.comment_id.in_(ids))
                                 .order_by(AuditEvent.comment_id, AuditEvent.id)).all() if ids else []
+    subscriber = db.session.scalar(sa.select(Subscriber).where(Subscriber.email_hash == email_index(email)))
     _record(actor, "export", detail=f"{len(ids)} comments")
     db.session.commit()
     return {
@@ -56,7 +58,17 @@ def export_person(email, actor=OPERATOR):
         "exported_at": utcnow().isoformat(),
         "comments": [_exported_comment(c) for c in comments],
         "audit_events": [_exported_event(e) for e in events],
+        "subscription": _exported_subscription(subscriber),
     }
+
+
+def _exported_subscription(subscriber):
+    """Whether the address asked for email, confirmed it, or stopped it; None when it never asked."""
+    if subscriber is None:
+        return None
+    when = lambda moment: moment.isoformat() if moment else None  # noqa: E731
+    return {"asked_at": when(subscriber.created_at), "confirmed_at": when(subscriber.confirmed_at),
+            "unsubscribed_at": when(subscriber.unsubscribed_at)}
 
 
 def _exported_comment(comment):
@@ -97,6 +109,12 @@ def erase_person(email, with_text=False, actor=OPERATOR):
         _record(actor, "erase with text" if with_text else "erase", comment.id)
     if ids:
         _forget_in_examples(ids, with_text)
+        # The webhooks' log keeps what it sent of these comments: it now holds only what they hold.
+        from ..webhooks import services as webhooks
+
+        webhooks.refresh_payloads(ids)
+    # Their subscription and every email still owed to them go too (mails by cascade).
+    db.session.execute(sa.delete(Subscriber).where(Subscriber.email_hash == email_index(email)))
     db.session.commit()
     if ids:
         leave_no_trace()
@@ -147,6 +165,12 @@ def rotate_keys(actor=OPERATOR):
         db.session.commit()
     for moderator in db.session.scalars(sa.select(Moderator).where(Moderator.email.is_not(None))):
         flag_modified(moderator, "email")
+    # Commenters' subscriptions (their addresses and blind indexes) and the webhooks' signing secrets.
+    for subscriber in db.session.scalars(sa.select(Subscriber).options(undefer_group("personal"))):
+        flag_modified(subscriber, "email")
+        subscriber.email_hash = email_index(subscriber.email)
+    for webhook in db.session.scalars(sa.select(Webhook)):
+        flag_modified(webhook, "secret")
     # The trusted and blocked lists are sealed with the data key too.
     spam_settings.reseal()
     # The gates are keyed with the old key and live for seconds: start them afresh.

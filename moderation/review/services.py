@@ -21,7 +21,7 @@ from ..extensions import db
 from ..models import STATES, AuditEvent, Comment, Moderator, ModeratorSession, Thread, UTCDateTime, utcnow
 from ..privacy.addresses import normal_ip, truncated_ip
 from ..privacy.crypto import email_index, ip_index
-from ..queue import decision_followups, send_followups
+from ..queue import decision_followups, send_announce, send_followups
 from ..spam import learning
 from ..spam import settings as spam_settings
 
@@ -156,6 +156,12 @@ def _fresh(comment_id):
     return comment
 
 
+def _after_commit(followups):
+    """What a committed decision owes: its follow-ups, and telling webhooks and subscribers (announcements.py)."""
+    send_followups(followups)
+    send_announce()
+
+
 def decide(comment_id, action, moderator, reason=None, note=None):
     """One moderator's decision on one comment, with its audit event, in one commit; returns the comment.
 
@@ -166,7 +172,7 @@ def decide(comment_id, action, moderator, reason=None, note=None):
     _apply(comment, action, moderator, reason, batch=batch, note=note)
     followups = decision_followups([comment.id])
     db.session.commit()
-    send_followups(followups)
+    _after_commit(followups)
     comment.batch = batch
     return comment
 
@@ -185,7 +191,7 @@ def decide_many(comment_ids, action, moderator, note=None):
         done += _apply_many(chunk, action, moderator, batch, _note(note))
     followups = decision_followups(done)  # in the order the audit events were written
     db.session.commit()
-    send_followups(followups)
+    _after_commit(followups)
     return sorted(done), sorted(set(wanted) - set(done)), batch
 
 
@@ -258,7 +264,7 @@ def restore(comment_id, moderator):
     _apply(comment, "restore", moderator, None, batch=batch, to_state=_state_before_trash(comment.id))
     followups = decision_followups([comment.id])
     db.session.commit()
-    send_followups(followups)
+    _after_commit(followups)
     comment.batch = batch
     return comment
 
@@ -296,7 +302,7 @@ def undo(batch, moderator):
         skipped = sorted({e.comment_id for e in events} - set(restored))
     followups = decision_followups(restored)
     db.session.commit()
-    send_followups(followups)
+    _after_commit(followups)
     return restored, skipped
 
 
@@ -377,7 +383,7 @@ def edit(comment_id, moderator, *, body, author_name, author_url, then_approve=F
             raise
     followups = decision_followups([comment.id]) if then_approve else []
     db.session.commit()
-    send_followups(followups)
+    _after_commit(followups)
     comment.batch = batch
     return comment
 
@@ -414,7 +420,7 @@ def reply(parent_id, moderator, body, approve_parent=False):
     event.action, event.batch = "reply", batch
     followups = decision_followups([parent.id]) if approving else []
     db.session.commit()
-    send_followups(followups)
+    _after_commit(followups)
     answer.batch = batch
     return answer
 

@@ -116,7 +116,9 @@ def _settle(comment, to_state, reasons, score, checker):
     ip = truncated_ip(comment.author_ip) if decided else comment.author_ip
     changed = db.session.execute(
         sa.update(Comment)
-        .where(Comment.id == comment.id, Comment.state == "pending")
+        # Still pending, and still the text that was checked: an author's edit meanwhile (Isso's client) is
+        # checked again by its own task, and this verdict is not put on a text it never saw.
+        .where(Comment.id == comment.id, Comment.state == "pending", Comment.body == comment.body)
         .values(state=to_state, reasons=reasons, spam_score=score, checked_at=now, author_ip=ip,
                 decided_at=now if decided else None)
         .execution_options(synchronize_session="fetch")

@@ -17,6 +17,8 @@
       notPublished: "Your email address will not be published. Required fields are marked *",
       body: "Comment *", name: "Name *", email: "Email *", url: "Website",
       remember: "Save my name, email, and website in this browser for the next time I comment.",
+      notifyReplies: "Notify me of replies by email.", notifyApproval: "Tell me by email when my comment is approved.",
+      confirmFirst: "If you asked for email for the first time, check your inbox: the first email asks you to confirm your address.",
       trap: "Leave this field empty", post: "Post Comment", posting: "Posting\u2026",
       awaiting: "Your comment is awaiting moderation.", staff: "Staff",
       posted: "Your comment was posted and is awaiting moderation.",
@@ -32,6 +34,8 @@
       notPublished: "Deine E-Mail-Adresse wird nicht ver\u00f6ffentlicht. Erforderliche Felder sind mit * markiert",
       body: "Kommentar *", name: "Name *", email: "E-Mail *", url: "Website",
       remember: "Meinen Namen, meine E-Mail-Adresse und meine Website in diesem Browser f\u00fcr die n\u00e4chste Kommentierung speichern.",
+      notifyReplies: "Benachrichtige mich per E-Mail \u00fcber Antworten.", notifyApproval: "Sag mir per E-Mail Bescheid, wenn mein Kommentar freigegeben ist.",
+      confirmFirst: "Wenn du zum ersten Mal E-Mails bestellt hast, sieh in dein Postfach: Die erste E-Mail bittet dich, deine Adresse zu best\u00e4tigen.",
       trap: "Dieses Feld leer lassen", post: "Kommentar abschicken", posting: "Wird gesendet\u2026",
       awaiting: "Dein Kommentar muss noch freigegeben werden.", staff: "Team",
       posted: "Dein Kommentar wurde gesendet und muss noch freigegeben werden.",
@@ -47,6 +51,8 @@
       notPublished: "Votre adresse e-mail ne sera pas publi\u00e9e. Les champs obligatoires sont indiqu\u00e9s avec *",
       body: "Commentaire *", name: "Nom *", email: "E-mail *", url: "Site web",
       remember: "Enregistrer mon nom, mon e-mail et mon site dans le navigateur pour mon prochain commentaire.",
+      notifyReplies: "Me pr\u00e9venir des r\u00e9ponses par e-mail.", notifyApproval: "Me pr\u00e9venir par e-mail quand mon commentaire est approuv\u00e9.",
+      confirmFirst: "Si vous demandez des e-mails pour la premi\u00e8re fois, regardez votre bo\u00eete : le premier e-mail vous demande de confirmer votre adresse.",
       trap: "Laissez ce champ vide", post: "Laisser un commentaire", posting: "Envoi\u2026",
       awaiting: "Votre commentaire est en attente de mod\u00e9ration.", staff: "\u00c9quipe",
       posted: "Votre commentaire a \u00e9t\u00e9 envoy\u00e9 et attend la mod\u00e9ration.",
@@ -134,6 +140,8 @@
       if (answer.status !== 200) throw new Error(String(answer.status));
       if (answer.data.comments_open === false) widget.close();  // before drawing: no Reply on a closed thread
       widget.repliesOpen = answer.data.replies_open !== false;
+      // Email is offered only when the service can send it: a reader is never promised email that will not come.
+      widget.notifyBox.hidden = answer.data.email_notifications !== true;
       if (!append) widget.list.textContent = "";
       answer.data.comments.forEach(function (comment) { widget.list.appendChild(widget.comment(comment)); });
       widget.next = answer.data.next;
@@ -195,6 +203,12 @@
     try { saved = JSON.parse(stored("details") || "{}") || {}; } catch (e) { saved = {}; }
     this.remember = el("input", {type: "checkbox", name: "remember", id: "cw-remember-" + this.slug});
     this.remember.checked = Boolean(stored("details"));
+    this.notifyReplies = el("input", {type: "checkbox", name: "notify_replies", id: "cw-notify-replies-" + this.slug});
+    this.notifyApproval = el("input", {type: "checkbox", name: "notify_approval", id: "cw-notify-approval-" + this.slug});
+    this.notifyBox = el("div", {"class": "cw-notify", hidden: "hidden"}, [
+      el("p", {"class": "cw-check"}, [this.notifyReplies, el("label", {"for": this.notifyReplies.id, text: WORDS.notifyReplies})]),
+      el("p", {"class": "cw-check"}, [this.notifyApproval, el("label", {"for": this.notifyApproval.id, text: WORDS.notifyApproval})])
+    ]);
     this.button = el("button", {type: "submit", text: WORDS.post});
     this.notice = el("p", {"class": "cw-notice", role: "alert", hidden: "hidden"});
     var trap = el("p", {"class": "cw-trap", "aria-hidden": "true"}, [
@@ -210,6 +224,7 @@
       this.field("author_url", WORDS.url, "url", {maxlength: "2000", autocomplete: "url", value: saved.author_url || null}),
       trap,
       el("p", {"class": "cw-check"}, [this.remember, el("label", {"for": this.remember.id, text: WORDS.remember})]),
+      this.notifyBox,
       el("p", {}, [this.button])
     ]);
     this.trap = trap.querySelector("input");
@@ -303,6 +318,8 @@
   Widget.prototype.values = function () {
     var values = {};
     ["author_name", "author_email", "author_url", "body"].forEach(function (name) { values[name] = this.inputs[name].value; }, this);
+    values.notify_replies = !this.notifyBox.hidden && this.notifyReplies.checked;
+    values.notify_approval = !this.notifyBox.hidden && this.notifyApproval.checked;
     return values;
   };
 
@@ -357,7 +374,7 @@
     this.inputs.body.value = "";
     this.token = null;
     if (this.parentId) this.cancelReply();
-    this.say(WORDS.posted, false);
+    this.say(values.notify_replies || values.notify_approval ? WORDS.posted + " " + WORDS.confirmFirst : WORDS.posted, false);
     return this.load("/threads/" + encodeURIComponent(this.key) + "/comments", false).then(function () {
       var mine = document.getElementById("comment-" + data.comment.id);
       if (!mine) {  // on a later page of a long thread: shown at the end of what is drawn

@@ -1,0 +1,1 @@
+"""Atom feeds of approved comments, per thread and for the whole site."""
