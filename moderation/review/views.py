@@ -26,7 +26,8 @@ BATCH = re.compile(r"[0-9a-f]{32}")
 
 # The console's header: (endpoint, label, administrators only); a feature not installed is left out.
 NAV = (("review.audit", "Audit", False), ("team.index", "Team", True), ("discussion.settings", "Discussion", True),
-       ("review.settings", "Spam settings", True), ("webhooks.index", "Webhooks", True), ("notify.account", "Account", False), ("review.password", "Password", False))
+       ("review.settings", "Spam settings", True), ("webhooks.index", "Webhooks", True),
+       ("notify.account", "Account", False), ("review.password", "Password", False))
 
 
 @bp.app_context_processor
