@@ -8,6 +8,8 @@ from flask_login import LoginManager
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData, event
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 
 from .privacy.addresses import same_address_key
@@ -59,3 +61,8 @@ def _owner_only(cursor):
     for _, name, path in cursor.execute("PRAGMA database_list").fetchall():
         if path and os.path.exists(path) and stat.S_IMODE(os.stat(path).st_mode) != 0o600:
             os.chmod(path, 0o600)
+
+
+def conflict_insert(model):
+    """An INSERT of `model` that can say what to do ON CONFLICT, in the session's database's own dialect."""
+    return (postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert)(model)

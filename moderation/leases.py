@@ -8,10 +8,8 @@ import secrets
 from contextlib import contextmanager
 from datetime import timedelta
 
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from .extensions import db
+from .extensions import conflict_insert, db
 from .models import Lease, utcnow
 
 
@@ -23,8 +21,7 @@ def take(name, seconds):
     """Claim the lease `name` for `seconds` and commit; the holder's token, or None if another holds it."""
     token, now = secrets.token_hex(16), utcnow()
     held_until = now + timedelta(seconds=seconds)
-    insert = (sqlite_insert if db.session.get_bind().dialect.name == "sqlite" else postgresql_insert)(Lease)
-    claim = insert.values(name=name, holder=token, held_until=held_until).on_conflict_do_update(
+    claim = conflict_insert(Lease).values(name=name, holder=token, held_until=held_until).on_conflict_do_update(
         index_elements=[Lease.name], set_={"holder": token, "held_until": held_until}, where=Lease.held_until <= now,
     ).returning(Lease.holder)
     won = db.session.execute(claim).first()

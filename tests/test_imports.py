@@ -250,3 +250,13 @@ def test_an_export_in_another_encoding_is_read_or_refused_with_a_sentence(app, t
         assert result.exit_code == 0, result.output
         with app.app_context():
             assert db.session.scalar(sa.select(Comment.body)) == "Café au lait"
+
+
+def test_an_article_address_that_is_not_http_is_left_out_and_said(app, tmp_path):
+    """The thread page links its address as "Read the article": never a javascript: address from a file."""
+    path = export(tmp_path, ({}, [{"comment_id": "1"}]))
+    path.write_text(path.read_text().replace("<item><title>", "<item><link>javascript:alert(1)</link><title>"))
+    result = run_import(app, path)
+    assert "article addresses that are not http(s) addresses, left out" in result.output
+    with app.app_context():
+        assert db.session.scalar(sa.select(Thread.url)) is None and _count(Comment) == 1

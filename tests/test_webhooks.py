@@ -3,10 +3,7 @@ import base64
 import hashlib
 import hmac
 import json
-import os
 import re
-import subprocess
-import sys
 import threading
 import time
 import uuid
@@ -25,7 +22,7 @@ from moderation.webhooks import delivery, services, signing
 from tests import factories
 from tests.conftest import RUN_ID, build_app, comment_fields, csrf_token, empty_tables, form_tokens, sign_in
 from tests.services import REDIS_URL, need
-from tests.worker import READY_TIMEOUT, ROOT, Worker, drop_queue, wait_for
+from tests.worker import Worker, drop_queue, wait_for
 from workers.tasks import check_comment
 from workers.webhooks import deliver_webhook, sweep_webhooks
 
@@ -493,27 +490,8 @@ def test_an_erased_author_leaves_no_name_or_text_in_the_deliveries(app, thread, 
 def test_deliveries_have_a_queue_of_their_own_so_a_hanging_receiver_never_holds_a_check(app):
     from moderation import queue
 
-    if not hasattr(queue, "webhooks_queue"):
-        pytest.skip("moderation.queue routes deliveries to the checks' queue until webhooks_queue() is added")
     route = app.extensions["celery"].amqp.router.route({}, DELIVER_WEBHOOK)
     assert route["queue"].name == queue.webhooks_queue(app.config)
-
-
-class BothQueues(Worker):
-    """A worker reading the checks' queue and the webhooks' (whether or not deliveries are routed to it)."""
-
-    def __init__(self, env):
-        self.output, self._ready = [], threading.Event()
-        queue = env["MODERATION_QUEUE"]
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "workers", "worker", "--loglevel", "INFO", "--concurrency", "1",
-             "--without-gossip", "--without-mingle", "--without-heartbeat", "--queues", f"{queue},{queue}.webhooks"],
-            cwd=ROOT, env={**os.environ, "MODERATION_ENV": "testing", **env}, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, text=True, start_new_session=True)
-        threading.Thread(target=self._read, daemon=True).start()
-        if not self._ready.wait(READY_TIMEOUT):
-            self.stop()
-            raise RuntimeError("the Celery worker did not become ready:\n" + self.log)
 
 
 @pytest.mark.pipeline
@@ -528,8 +506,8 @@ def test_a_real_worker_delivers_a_posted_comments_events_and_stops_a_try_at_its_
         slow_id = _hook(receiver, events="created", path="/slow").id
     receiver.slow_paths.add("/hooks/comments/slow")
     # A receiver that hangs longer than the task's time limit (MODERATION_WEBHOOK_TIMEOUT is 5 s by default).
-    worker = BothQueues({"DATABASE_URL": database_url, "CELERY_BROKER_URL": REDIS_URL, "MODERATION_QUEUE": queue,
-                         "MODERATION_CHECK_TIME_LIMIT": "3"})
+    worker = Worker({"DATABASE_URL": database_url, "CELERY_BROKER_URL": REDIS_URL, "MODERATION_QUEUE": queue,
+                     "MODERATION_CHECK_TIME_LIMIT": "3"}, queues=("checks", "webhooks"))
     request.addfinalizer(lambda: (worker.stop(), drop_queue(REDIS_URL, queue), empty_tables(app)))
     reader = app.test_client()
     tokens = form_tokens(reader.get(f"/threads/{key}").get_data(as_text=True))

@@ -5,15 +5,13 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app, has_request_context, request
 from flask_babel import gettext
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import undefer
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .. import metrics
 from ..audit import record
 from ..cleaning import is_plain
-from ..extensions import db
+from ..extensions import conflict_insert, db
 from ..models import Comment, PostingGate, Thread, utcnow
 from ..privacy.addresses import normal_ip, same_address_key
 from ..privacy.crypto import ip_index, keyring, normal_email
@@ -327,8 +325,7 @@ def _pass_gate(ip):
         return
     key = keyring().index(same_address_key(ip), "posting gate")
     now = utcnow()
-    insert = (sqlite_insert if db.session.get_bind().dialect.name == "sqlite" else postgresql_insert)(PostingGate)
-    claim = insert.values(key=key, last_post_at=now).on_conflict_do_update(
+    claim = conflict_insert(PostingGate).values(key=key, last_post_at=now).on_conflict_do_update(
         index_elements=[PostingGate.key], set_={"last_post_at": now},
         where=PostingGate.last_post_at <= now - timedelta(seconds=interval),
     ).returning(PostingGate.key)

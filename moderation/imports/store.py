@@ -170,8 +170,12 @@ class Writer:
             return None, str(error)
         found = db.session.scalar(sa.select(Thread).where(Thread.key == key))
         if found is None:
-            found = Thread(key=key, title=(stripped(html.unescape(title or "")) or key)[:TITLE],
-                           url=url if url and len(url) <= URL else None, comments_open=open_,
+            # The page links it as "Read the article": an http(s) address only, never a javascript: one.
+            if url and (len(url) > URL or not url.lower().startswith(("http://", "https://"))):
+                self.summary.notes["article addresses that are not http(s) addresses, left out"] += 1
+                url = None
+            found = Thread(key=key, title=(stripped(html.unescape(title or "")) or key)[:TITLE], url=url,
+                           comments_open=open_,
                            created_at=created_at or utcnow())
             db.session.add(found)
             db.session.flush()

@@ -11,11 +11,9 @@ from datetime import timedelta
 import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from .. import queue
-from ..extensions import db
+from ..extensions import conflict_insert, db
 from ..ids import MAX_ID
 from ..models import Comment, Mail, Subscriber, utcnow
 from ..notify import mail
@@ -114,14 +112,10 @@ def _owed_to(email_hash, kind, comment):
     return _owed(kind, subscriber, comment, "pending" if subscriber.confirmed_at else WAITING)
 
 
-def _insert(model):
-    return (postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert)(model)
-
-
 def _subscriber_for(email):
     """The address's one row, made if new; two runs making it at once end with the same row (the unique index)."""
     email_hash = email_index(email)
-    made = _insert(Subscriber).values(email_hash=email_hash, email=normal_email(email), created_at=utcnow())
+    made = conflict_insert(Subscriber).values(email_hash=email_hash, email=normal_email(email), created_at=utcnow())
     db.session.execute(made.on_conflict_do_nothing())
     return db.session.scalar(sa.select(Subscriber).where(Subscriber.email_hash == email_hash).with_for_update()
                              .execution_options(populate_existing=True))
@@ -131,7 +125,7 @@ def _owed(kind, subscriber, comment, state="pending"):
     """One email, to send now (its id) or waiting for the address's confirmation; none when that one was owed
     before (an approval undone and made again)."""
     now = utcnow()
-    mail_id = db.session.scalar(_insert(Mail).values(
+    mail_id = db.session.scalar(conflict_insert(Mail).values(
         kind=kind, subscriber_id=subscriber.id, comment_id=comment.id, state=state, attempts=0, due_at=now,
         created_at=now).on_conflict_do_nothing().returning(Mail.id))
     return [mail_id] if mail_id is not None and state == "pending" else []
